@@ -1,0 +1,7 @@
+"""skgd: scikit-learn compatible linear models trained by gradient descent."""
+
+from ._regression import GDRegressor
+
+__version__ = "0.1.0"
+
+__all__ = ["GDRegressor", "__version__"]

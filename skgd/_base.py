@@ -1,0 +1,267 @@
+"""BaseGD: parameters, validation, solver dispatch and fitted state.
+
+Every estimator of skgd is a thin front-end over this class: it chooses the
+loss, encodes the targets as an ``(n_samples, n_outputs)`` array and maps its
+own ``alpha`` to the mean-loss objective of ``skgd._objective``.  Everything
+else -- validation, sample weights, the solver, warm starts, ``partial_fit``,
+early stopping and the fitted attributes -- lives here once.
+"""
+
+import copy
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from ._objective import penalty_strengths
+from ._solvers import SOLVERS, Problem, SolverOptions, SolverState
+
+# solver='auto' runs the (accelerated, exact) batch solver up to this many
+# rows and mini-batch SGD beyond, where a pass over X gets expensive and a
+# few stochastic epochs reach the statistical accuracy of the data.
+AUTO_BATCH_MAX_SAMPLES = 100_000
+DEFAULT_BATCH_SIZE = 64
+
+
+class BaseGD(BaseEstimator):
+    """Shared machinery of the gradient-descent linear models (not public)."""
+
+    _parameter_constraints: dict = {
+        "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "solver": [StrOptions({"auto", "batch", "sgd", "minibatch"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [
+            StrOptions({"auto", "constant", "optimal", "invscaling", "adaptive"})
+        ],
+        "eta0": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, None, None, closed="neither")],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "nesterov": ["boolean"],
+        "average": [Interval(Integral, 0, None, closed="left"), "boolean"],
+        "fit_intercept": ["boolean"],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left"), None],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    # ---- hooks for the front-ends ---------------------------------------------
+    def _loss_name(self):
+        """The loss of ``skgd._objective`` this estimator minimises."""
+        return self.loss
+
+    def _penalty(self, sample_weight_sum):
+        """``(l1, l2)`` strengths of the mean-loss objective."""
+        if self.penalty is None:
+            return 0.0, 0.0
+        ratio = {"l2": 0.0, "l1": 1.0, "elasticnet": self.l1_ratio}[self.penalty]
+        return penalty_strengths(self.alpha, ratio)
+
+    def _mean_loss_alpha(self, sample_weight_sum):
+        """The alpha of the mean-loss form (used by the 'optimal' schedule)."""
+        return self.alpha if self.penalty is not None else 0.0
+
+    def _more_validate_params(self):
+        if self.learning_rate == "optimal" and self._mean_loss_alpha(1.0) == 0:
+            raise ValueError(
+                "learning_rate='optimal' needs alpha > 0 and a penalty: its step "
+                "is 1 / (alpha * (t0 + t)). Use another learning_rate or set alpha > 0."
+            )
+
+    # ---- fitting ----------------------------------------------------------------
+    def _resolve_solver(self, n_samples, incremental):
+        if self.solver != "auto":
+            return self.solver
+        if incremental or n_samples > AUTO_BATCH_MAX_SAMPLES:
+            return "minibatch"
+        return "batch"
+
+    def _validate_fit_data(self, X, y, reset):
+        return validate_data(
+            self,
+            X,
+            y,
+            accept_sparse="csr",
+            dtype=[np.float64, np.float32],
+            order="C",
+            accept_large_sparse=True,
+            multi_output=self._multi_output,
+            y_numeric=self._y_numeric,
+            reset=reset,
+        )
+
+    def _check_weights(self, sample_weight, X):
+        return _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+
+    def _initial_state(self, n_outputs, n_features, coef_init, intercept_init, incremental):
+        fitted = hasattr(self, "_solver_state")
+        if fitted and self.coef_.size != n_outputs * n_features:
+            fitted = False  # a warm start on data of another shape starts afresh
+        if incremental and fitted:
+            return copy.deepcopy(self._solver_state)
+        W = np.zeros((n_outputs, n_features))
+        b = np.zeros(n_outputs)
+        if coef_init is not None:
+            W = self._check_init(coef_init, (n_outputs, n_features), "coef_init")
+        elif self.warm_start and fitted:
+            W = np.array(self.coef_, dtype=np.float64).reshape(n_outputs, n_features)
+        if intercept_init is not None:
+            b = self._check_init(intercept_init, (n_outputs,), "intercept_init")
+        elif self.warm_start and fitted and coef_init is None:
+            b = np.array(np.atleast_1d(self.intercept_), dtype=np.float64)
+        if not self.fit_intercept:
+            b[:] = 0.0
+        return SolverState(W=W, b=b)
+
+    @staticmethod
+    def _check_init(value, shape, name):
+        arr = np.asarray(value, dtype=np.float64)
+        if arr.size != int(np.prod(shape)):
+            raise ValueError(
+                f"{name} has {arr.size} values, but {int(np.prod(shape))} are needed "
+                f"for the shape {shape}."
+            )
+        arr = arr.reshape(shape).copy()
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} contains NaN or infinity.")
+        return arr
+
+    def _solver_options(self, incremental, l_alpha, validation):
+        return SolverOptions(
+            learning_rate=self.learning_rate,
+            eta0=self.eta0,
+            power_t=self.power_t,
+            alpha=l_alpha,
+            momentum=self.momentum,
+            nesterov=self.nesterov,
+            average=self.average,
+            batch_size=self.batch_size,
+            max_iter=1 if incremental else self.max_iter,
+            tol=None if incremental else self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            shuffle=self.shuffle,
+            random_state=check_random_state(self.random_state),
+            verbose=self.verbose,
+            validation=validation,
+        )
+
+    def _fit(self, X, y, sample_weight=None, coef_init=None, intercept_init=None,
+             incremental=False, classes=None):
+        """Fit (or, with ``incremental``, run one more epoch) on X, y."""
+        first_call = not (incremental and hasattr(self, "_solver_state"))
+        X, y = self._validate_fit_data(X, y, reset=first_call)
+        sample_weight = self._check_weights(sample_weight, X)
+        Y, sample_weight = self._encode_targets(y, sample_weight, first_call, classes)
+        n_samples, n_features = X.shape
+        solver = self._resolve_solver(n_samples, incremental)
+        if incremental and not first_call and solver != self.solver_:
+            solver = self.solver_
+
+        validation = None
+        if self.early_stopping and not incremental:
+            X, Y, sample_weight, validation = self._split_validation(X, y, Y, sample_weight)
+
+        sw_sum = float(sample_weight.sum())
+        l1, l2 = self._penalty(sw_sum)
+        problem = Problem(
+            X=X, Y=Y, sample_weight=sample_weight, loss=self._loss_name(),
+            epsilon=float(getattr(self, "epsilon", 0.0)), l1=l1, l2=l2,
+            fit_intercept=self.fit_intercept,
+        )
+        state = self._initial_state(Y.shape[1], n_features, coef_init, intercept_init, incremental)
+        options = self._solver_options(incremental, self._mean_loss_alpha(sw_sum), validation)
+        result = SOLVERS[solver](problem, state, options)
+
+        if not incremental and not result.converged and self.tol is not None:
+            warnings.warn(
+                f"Maximum number of iterations ({self.max_iter}) reached before the "
+                f"stopping rule was met; increase max_iter or tol.",
+                ConvergenceWarning,
+            )
+        self._store_fit(state, result, solver, X.dtype, incremental and not first_call)
+        return self
+
+    def _store_fit(self, state, result, solver, dtype, continued):
+        W, b = state.coefficients()
+        self._solver_state = state
+        self._set_coefficients(np.asarray(W, dtype=dtype), np.asarray(b, dtype=dtype))
+        self.solver_ = solver
+        self.t_ = int(state.t)
+        if continued:
+            self.n_iter_ += result.n_iter
+            self.loss_curve_ = self.loss_curve_ + result.loss_curve
+        else:
+            self.n_iter_ = result.n_iter
+            self.loss_curve_ = list(result.loss_curve)
+        if result.validation_scores:
+            self.validation_scores_ = list(result.validation_scores)
+            self.best_validation_score_ = max(result.validation_scores)
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+
+    def _split_validation(self, X, y, Y, sample_weight):
+        """Hold out ``validation_fraction`` of the rows for early stopping."""
+        n = X.shape[0]
+        stratify = y if self._is_classifier_split() else None
+        idx = np.arange(n)
+        try:
+            train, val = train_test_split(
+                idx, test_size=self.validation_fraction, stratify=stratify,
+                random_state=check_random_state(self.random_state),
+            )
+        except ValueError as exc:
+            raise ValueError(
+                f"early_stopping=True could not hold out validation_fraction="
+                f"{self.validation_fraction} of {n} samples: {exc}"
+            ) from exc
+        if len(train) == 0 or len(val) == 0:
+            raise ValueError(
+                f"early_stopping=True needs at least one training and one validation "
+                f"sample; validation_fraction={self.validation_fraction} of {n} "
+                f"samples leaves none. Increase the data or change validation_fraction."
+            )
+        X_val, y_val, sw_val = X[val], y[val], sample_weight[val]
+
+        def validation(W, b):
+            return self._validation_score(X_val, y_val, sw_val, W, b)
+
+        return X[train], Y[train], sample_weight[train], validation
+
+    def _is_classifier_split(self):
+        return False
+
+    # ---- prediction ---------------------------------------------------------------
+    def _raw_predict(self, X):
+        """``X @ coef_.T + intercept_`` of shape (n_samples, n_outputs)."""
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, accept_sparse="csr", reset=False, dtype=[np.float64, np.float32]
+        )
+        return self._linear_predict(X, self.coef_, self.intercept_)
+
+    @staticmethod
+    def _linear_predict(X, coef, intercept):
+        W = np.asarray(coef).reshape(-1, X.shape[1])
+        return np.asarray(safe_sparse_dot(X, W.T)) + np.atleast_1d(intercept)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags

@@ -1,0 +1,256 @@
+"""Plain numpy reference of every loss, penalty and proximal operator.
+
+This module is the ground truth the compiled kernels are tested against, and
+the place where the objective reported in ``loss_curve_`` is defined:
+
+.. math::
+
+    J(W, b) = \\frac{1}{\\sum_i s_i} \\sum_i s_i L(y_i, W x_i + b) + \\alpha R(W),
+    \\qquad R(W) = \\rho \\|W\\|_1 + \\frac{1 - \\rho}{2} \\|W\\|_F^2 .
+
+Targets are arrays of shape ``(n_samples, n_outputs)``: real values for the
+regression losses, -1/+1 for the binary (and one-vs-rest) classification
+losses, class probabilities (one-hot) for ``multinomial``.  Loss codes match
+``skgd/_fast/_loss.pxd``.
+"""
+
+import numpy as np
+from scipy.special import expit, log_softmax, softmax
+
+LOSS_CODES = {
+    "squared_error": 0,
+    "huber": 1,
+    "epsilon_insensitive": 2,
+    "squared_epsilon_insensitive": 3,
+    "log_loss": 4,
+    "hinge": 5,
+    "squared_hinge": 6,
+    "modified_huber": 7,
+    "perceptron": 8,
+    "multinomial": 9,
+}
+REGRESSION_LOSSES = (
+    "squared_error",
+    "huber",
+    "epsilon_insensitive",
+    "squared_epsilon_insensitive",
+)
+CLASSIFICATION_LOSSES = (
+    "log_loss",
+    "hinge",
+    "squared_hinge",
+    "modified_huber",
+    "perceptron",
+)
+
+# Upper bound of d^2 L / dp^2 for the smooth losses (per output; the softmax
+# Hessian diag(q) - q q^T is bounded by 1/2 I).  None marks a loss whose
+# derivative jumps, for which no Lipschitz constant exists.
+CURVATURE = {
+    "squared_error": 1.0,
+    "huber": 1.0,
+    "epsilon_insensitive": None,
+    "squared_epsilon_insensitive": 2.0,
+    "log_loss": 0.25,
+    "hinge": None,
+    "squared_hinge": 2.0,
+    "modified_huber": 2.0,
+    "perceptron": None,
+    "multinomial": 0.5,
+}
+
+# For the non-smooth losses the automatic step uses this stand-in curvature
+# (the size of their derivative), together with a decaying schedule.
+NONSMOOTH_CURVATURE = 1.0
+
+
+def loss_and_gradient(loss, Y, P, epsilon=0.1):
+    """Per-row loss values and derivatives with respect to the predictions.
+
+    Parameters
+    ----------
+    loss : str
+        A key of ``LOSS_CODES``.
+    Y : ndarray of shape (n_samples, n_outputs)
+        Targets (see the module docstring for their encoding).
+    P : ndarray of shape (n_samples, n_outputs)
+        Raw predictions ``X @ W.T + b``.
+    epsilon : float, default=0.1
+        The parameter of ``huber`` and the epsilon-insensitive losses.
+
+    Returns
+    -------
+    values : ndarray of shape (n_samples,)
+        ``L(y_i, p_i)``, summed over the outputs.
+    grad : ndarray of shape (n_samples, n_outputs)
+        ``dL/dp``.
+    """
+    Y = np.asarray(Y, dtype=float)
+    P = np.asarray(P, dtype=float)
+    if loss == "multinomial":
+        ysum = Y.sum(axis=1, keepdims=True)
+        values = -(Y * log_softmax(P, axis=1)).sum(axis=1)
+        return values, ysum * softmax(P, axis=1) - Y
+    if loss in REGRESSION_LOSSES:
+        r = P - Y
+        a = np.abs(r) - epsilon
+        if loss == "squared_error":
+            values, grad = 0.5 * r**2, r
+        elif loss == "huber":
+            inside = np.abs(r) <= epsilon
+            values = np.where(inside, 0.5 * r**2, epsilon * np.abs(r) - 0.5 * epsilon**2)
+            grad = np.clip(r, -epsilon, epsilon)
+        elif loss == "epsilon_insensitive":
+            values = np.maximum(a, 0.0)
+            grad = np.where(a > 0, np.sign(r), 0.0)
+        else:
+            values = np.maximum(a, 0.0) ** 2
+            grad = np.where(a > 0, 2.0 * np.sign(r) * a, 0.0)
+        return values.sum(axis=1), grad
+    z = Y * P
+    if loss == "log_loss":
+        values = np.logaddexp(0.0, -z)
+        grad = -Y * expit(-z)
+    elif loss == "hinge":
+        values = np.maximum(1.0 - z, 0.0)
+        grad = np.where(z <= 1.0, -Y, 0.0)
+    elif loss == "squared_hinge":
+        values = np.maximum(1.0 - z, 0.0) ** 2
+        grad = np.where(z < 1.0, -2.0 * Y * (1.0 - z), 0.0)
+    elif loss == "modified_huber":
+        values = np.where(z >= 1.0, 0.0, np.where(z >= -1.0, (1.0 - z) ** 2, -4.0 * z))
+        grad = np.where(z >= 1.0, 0.0, np.where(z >= -1.0, -2.0 * Y * (1.0 - z), -4.0 * Y))
+    elif loss == "perceptron":
+        values = np.maximum(-z, 0.0)
+        grad = np.where(z <= 0.0, -Y, 0.0)
+    else:
+        raise ValueError(f"Unknown loss {loss!r}.")
+    return values.sum(axis=1), grad
+
+
+def penalty_value(W, l1, l2):
+    """``l1 * sum|W| + l2 / 2 * ||W||^2`` (l1 = alpha * l1_ratio, l2 = alpha - l1)."""
+    W = np.asarray(W, dtype=float)
+    return l1 * np.abs(W).sum() + 0.5 * l2 * np.sum(W * W)
+
+
+def penalty_strengths(alpha, l1_ratio):
+    """Split ``alpha * R`` into the strengths of its L1 and L2 parts."""
+    return alpha * l1_ratio, alpha * (1.0 - l1_ratio)
+
+
+def prox(W, step, l1, l2):
+    """Proximal operator of ``step * (l1 |w| + l2 / 2 w^2)``, elementwise.
+
+    ``step`` may be a scalar or broadcast against ``W`` (per-feature steps).
+    """
+    W = np.asarray(W, dtype=float)
+    shrunk = np.maximum(np.abs(W) - step * l1, 0.0)
+    return np.sign(W) * shrunk / (1.0 + step * l2)
+
+
+def objective(X, Y, W, b, sample_weight, loss, l1, l2, epsilon=0.1):
+    """The objective ``J(W, b)`` of the module docstring."""
+    P = X @ np.asarray(W).T + b
+    values, _ = loss_and_gradient(loss, Y, P, epsilon)
+    sample_weight = np.asarray(sample_weight, dtype=float)
+    data_term = sample_weight @ values / sample_weight.sum()
+    return data_term + penalty_value(W, l1, l2)
+
+
+def data_gradient(X, Y, W, b, sample_weight, loss, epsilon=0.1):
+    """Gradient of the data term: ``(G, Gb)`` of shapes (K, d) and (K,)."""
+    P = X @ np.asarray(W).T + b
+    _, grad = loss_and_gradient(loss, Y, P, epsilon)
+    weighted = grad * (np.asarray(sample_weight, dtype=float) / np.sum(sample_weight))[:, None]
+    return np.asarray(X.T @ weighted).T, weighted.sum(axis=0)
+
+
+def reference_epoch(
+    X,
+    Y,
+    sample_weight,
+    order,
+    W,
+    b,
+    *,
+    loss,
+    epsilon,
+    batch_size,
+    fit_intercept,
+    l1,
+    l2,
+    etas,
+    momentum=0.0,
+    nesterov=False,
+    velocity=None,
+    velocity_b=None,
+    step_scale=None,
+    center=None,
+):
+    """Replay one stochastic epoch exactly as the compiled kernel defines it.
+
+    Each update takes the rows ``order[start:start + batch_size]``, computes
+    their loss derivatives at the current point (the Nesterov look-ahead
+    point with ``nesterov``), and takes the proximal-gradient step
+    ``W <- prox(W - eta * mean_i (s_i / mean(s)) g_i x_i)`` (through the
+    velocity with momentum).  With a preconditioner the step on feature j is
+    multiplied by ``step_scale[j]`` and taken on the centred feature
+    ``x_j - center[j]``, and the intercept moves so that the intercept of the
+    standardised problem is the one being updated.
+
+    Parameters
+    ----------
+    etas : sequence of float
+        The step size of every update of the epoch, in order.
+
+    Returns
+    -------
+    W, b : the coefficients after the epoch (new arrays).
+    velocity, velocity_b : the momentum buffers after the epoch.
+    """
+    X = X.toarray() if hasattr(X, "toarray") else np.asarray(X)
+    X = X.astype(float)
+    W = np.array(W, dtype=float)
+    b = np.array(b, dtype=float)
+    sample_weight = np.asarray(sample_weight, dtype=float)
+    K, d = W.shape
+    velocity = np.zeros((K, d)) if velocity is None else np.array(velocity, dtype=float)
+    velocity_b = np.zeros(K) if velocity_b is None else np.array(velocity_b, dtype=float)
+    scaled = step_scale is not None
+    step_scale = np.ones(d) if step_scale is None else np.asarray(step_scale, float)
+    center = np.zeros(d) if center is None else np.asarray(center, float)
+    centred = scaled and fit_intercept
+    weight_scale = 1.0 / sample_weight.mean()
+    starts = range(0, len(order), batch_size)
+    for eta, start in zip(etas, starts):
+        rows = np.asarray(order[start : start + batch_size])
+        Xb = X[rows]
+        W_eval, b_eval = W, b
+        if momentum > 0 and nesterov:
+            W_eval, b_eval = W + momentum * velocity, b + momentum * velocity_b
+        _, grad = loss_and_gradient(loss, Y[rows], Xb @ W_eval.T + b_eval, epsilon)
+        grad *= (sample_weight[rows] * weight_scale / len(rows))[:, None]
+        Xc = Xb - center if centred else Xb
+        step_W = (grad.T @ Xc) * step_scale
+        if centred:
+            center_dot = Xb @ (step_scale * center) - np.sum(step_scale * center**2)
+            step_b = grad.T @ (1.0 - center_dot)
+        else:
+            step_b = grad.sum(axis=0)
+        if momentum > 0:
+            velocity = momentum * velocity - eta * step_W
+            W = W + velocity
+            if fit_intercept:
+                velocity_b = momentum * velocity_b - eta * step_b
+                b = b + velocity_b
+        else:
+            W = W - eta * step_W
+            if fit_intercept:
+                b = b - eta * step_b
+        if l1 > 0 or l2 > 0:
+            W_new = prox(W, eta * step_scale, l1, l2)
+            if centred:
+                b = b - (W_new - W) @ center
+            W = W_new
+    return W, b, velocity, velocity_b

@@ -1,0 +1,181 @@
+"""Data-dependent constants of a fit: the preconditioner and the step sizes.
+
+``learning_rate='auto'`` solves the same objective in standardised
+coordinates: with ``sigma_j`` the (weighted) spread of feature j and
+``mu_j`` its mean, the change of variables
+
+.. math::
+
+    \\tilde w_j = \\sigma_j w_j, \\qquad \\tilde b = b + \\sum_j w_j \\mu_j
+
+turns ``x_j`` into ``(x_j - mu_j) / sigma_j``.  The objective's value is
+unchanged (the intercept is not penalised; the penalty of ``w`` becomes a
+per-feature penalty of ``w~``), so its optimum is the optimum in the user's
+coordinates.  Gradient steps on ``w~`` written back on ``w`` are steps
+multiplied by ``step_scale_j = 1 / sigma_j^2`` on centred features: this is
+what the kernels receive.  Sparse input is never centred (centring would
+destroy sparsity) and is not rescaled either: its steps come from the data's
+smoothness constant alone (see ``sparse_row_bound``).
+
+All constants are weighted by the sample weights, so that an integer weight
+means exactly what repeating the row means.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._fast._gradient import gradient_csr, gradient_dense
+from ._fast._utils import (
+    column_moments_dense,
+    row_sq_norms_csr,
+    row_sq_norms_dense,
+)
+from ._objective import CURVATURE, NONSMOOTH_CURVATURE
+
+# A feature whose spread is below this (relative to the largest) is treated
+# as constant: its step is left at 1 instead of being blown up.
+_RELATIVE_SPREAD_FLOOR = 1e-12
+
+
+class Preconditioner:
+    """Per-feature step multipliers and centring vector (identity if off).
+
+    Parameters
+    ----------
+    step_scale : ndarray of shape (n_features,)
+    center : ndarray of shape (n_features,)
+    active : bool
+        False for the identity (explicit schedules, sparse input).
+    """
+
+    def __init__(self, step_scale, center, active):
+        self.step_scale = step_scale
+        self.center = center
+        self.active = active
+
+    @classmethod
+    def identity(cls, n_features):
+        return cls(np.ones(n_features), np.zeros(n_features), False)
+
+    @classmethod
+    def from_data(cls, X, sample_weight, fit_intercept):
+        """Standardise dense X by its weighted mean and spread."""
+        d = X.shape[1]
+        if sp.issparse(X):
+            return cls.identity(d)
+        mean, var = np.empty(d), np.empty(d)
+        column_moments_dense(X, sample_weight, mean, var)
+        if not fit_intercept:
+            # Without an intercept the features cannot be centred: scale by
+            # the root mean square instead of the standard deviation.
+            var = var + mean**2
+            mean = np.zeros(d)
+        floor = _RELATIVE_SPREAD_FLOOR * max(float(var.max(initial=0.0)), np.finfo(float).tiny)
+        with np.errstate(divide="ignore", over="ignore"):
+            step_scale = np.where(var > floor, 1.0 / var, 1.0)
+        step_scale[~np.isfinite(step_scale)] = 1.0
+        return cls(step_scale, mean, True)
+
+    # --- change of variables ------------------------------------------------
+    def to_original(self, W_t, b_t):
+        """Map standardised coefficients (W~, b~) to the user's (W, b)."""
+        W = W_t * np.sqrt(self.step_scale)
+        return W, b_t - W @ self.center
+
+    def to_standardised(self, W, b):
+        W_t = W / np.sqrt(self.step_scale)
+        return W_t, b + W @ self.center
+
+    def gradient_to_standardised(self, G, Gb):
+        """Chain rule: the gradient in (W~, b~) from the one in (W, b)."""
+        return (G - np.outer(Gb, self.center)) * np.sqrt(self.step_scale), Gb
+
+    def penalty_weights(self):
+        """Per-feature factors of the L1 and L2 strengths in (W~, b~)."""
+        root = np.sqrt(self.step_scale)
+        return root, self.step_scale
+
+
+def loss_curvature(loss):
+    """Curvature bound of the loss (a stand-in for the non-smooth ones)."""
+    c = CURVATURE[loss]
+    return NONSMOOTH_CURVATURE if c is None else c
+
+
+def _row_bounds(X, sample_weight, precond, fit_intercept):
+    """Weighted squared row norms in standardised coordinates (+ intercept)."""
+    norms = np.empty(X.shape[0])
+    if sp.issparse(X):
+        row_sq_norms_csr(X.data, X.indptr, norms)
+    else:
+        row_sq_norms_dense(X, precond.step_scale, precond.center, norms)
+    relative_weight = sample_weight / sample_weight.mean()
+    return relative_weight * (norms + float(fit_intercept))
+
+
+def stochastic_lipschitz(X, sample_weight, precond, fit_intercept, loss, batch_size):
+    """Smoothness constant of a mini-batch gradient step, ``L(b)``.
+
+    With ``L_max`` the largest per-row constant and ``L_mean`` their mean
+    (an upper bound of the full gradient's constant), the expected
+    smoothness of a batch of ``b`` rows drawn without replacement from ``n``
+    (Gower et al., 2019, "SGD: general analysis and improved rates") is
+
+    .. math:: L(b) = \\frac{n - b}{b (n - 1)} L_{max} + \\frac{n (b - 1)}{b (n - 1)} L_{mean}
+
+    which is ``L_max`` for plain SGD and ``L_mean`` for the full batch.
+    """
+    bounds = _row_bounds(X, sample_weight, precond, fit_intercept)
+    n = bounds.shape[0]
+    l_max, l_mean = float(bounds.max()), float(bounds.mean())
+    b = min(batch_size, n)
+    if n == 1:
+        smooth = l_max
+    else:
+        smooth = (n - b) / (b * (n - 1)) * l_max + n * (b - 1) / (b * (n - 1)) * l_mean
+    return loss_curvature(loss) * smooth
+
+
+def batch_lipschitz(X, sample_weight, precond, fit_intercept, loss, n_iter=30, rtol=1e-4):
+    """Largest eigenvalue of the weighted Gram matrix, by power iteration.
+
+    Works in standardised coordinates with the intercept as one more
+    coordinate; each iteration is one fused pass over X (the gradient of the
+    squared loss at zero targets is the Gram matrix times the point).  The
+    estimate approaches the eigenvalue from below; callers add a margin and
+    a monotonicity safeguard.
+    """
+    n, d = X.shape
+    kernel = _gradient_kernel(X)
+    Y = np.zeros((n, 1))
+    sw_sum = sample_weight.sum()
+    G, Gb = np.empty((1, d)), np.empty(1)
+    v_w, v_b = np.ones((1, d)), np.ones(1) * float(fit_intercept)
+    eig = 0.0
+    for _ in range(n_iter):
+        norm = np.sqrt(np.sum(v_w**2) + np.sum(v_b**2))
+        if norm == 0.0 or not np.isfinite(norm):
+            break
+        v_w, v_b = v_w / norm, v_b / norm
+        W, b = precond.to_original(v_w, v_b)
+        kernel(Y, sample_weight, W, b, W, b, G, Gb, 0, 0.0)
+        h_w, h_b = precond.gradient_to_standardised(G / sw_sum, Gb / sw_sum)
+        if not fit_intercept:
+            h_b = np.zeros(1)
+        new = float(np.sqrt(np.sum(h_w**2) + np.sum(h_b**2)))
+        converged = abs(new - eig) <= rtol * new
+        eig, v_w, v_b = new, h_w, h_b
+        if converged:
+            break
+    return loss_curvature(loss) * max(eig, np.finfo(float).tiny)
+
+
+def _gradient_kernel(X):
+    """Bind X to the fused gradient kernel of its format."""
+    if sp.issparse(X):
+        def kernel(*args):
+            return gradient_csr(X.data, X.indices, X.indptr, *args)
+    else:
+        def kernel(*args):
+            return gradient_dense(X, *args)
+    return kernel
