@@ -5,11 +5,11 @@
 and update ``state`` in place (so that ``partial_fit`` and ``warm_start``
 continue from it).  They return a :class:`SolverResult`.
 
-Stopping rule (the same for every solver): after each epoch the objective
-``J`` (or, with early stopping, the validation score) is compared with the
-best value so far; an epoch that does not improve it by ``tol`` (relative to
-the best objective, absolute for scores) counts as no improvement, and
-``n_iter_no_change`` such epochs in a row stop the fit.  With
+Stopping rule (the same for every solver): the fit stops when the objective
+``J`` decreased by less than ``tol`` per epoch, relative to its value, over
+the last ``n_iter_no_change`` epochs (see :class:`StoppingRule`); with early
+stopping, when ``n_iter_no_change`` epochs in a row do not raise the best
+validation score by ``tol`` (scikit-learn's rule).  With
 ``learning_rate='adaptive'`` they divide the step by 5 instead, until it is
 below 1e-6.  ``tol=None`` disables the rule.
 
@@ -145,26 +145,53 @@ class SolverResult:
 
 
 class StoppingRule:
-    """``n_iter_no_change`` epochs without improving the best value by ``tol``."""
+    """The stopping rule on the objective (lower is better).
 
-    def __init__(self, tol, n_iter_no_change, higher_is_better=False):
+    The fit stops when, over the last ``n_iter_no_change`` epochs, the
+    objective decreased by less than ``tol`` per epoch relative to its value
+    (``J[k - n] - J[k] < n * tol * |J[k - n]|``).  Comparing with the value
+    ``n`` epochs back, rather than with the best value so far, lets a
+    momentum method's occasional small rise pass as long as the trend is
+    still downwards.
+    """
+
+    def __init__(self, tol, n_iter_no_change):
         self.tol = tol
         self.patience = n_iter_no_change
-        self.sign = -1.0 if higher_is_better else 1.0
-        self.best = math.inf
-        self.count = 0
+        self.history = []
 
     def update(self, value):
-        """Record a value; return True when the patience is exhausted."""
+        """Record an epoch's objective; return True when the fit should stop."""
         if self.tol is None:
             return False
-        value = self.sign * value
-        if self.sign > 0:  # objective: relative improvement
-            threshold = self.best - self.tol * abs(self.best) if math.isfinite(self.best) else math.inf
-        else:  # validation score: absolute improvement, as in scikit-learn
-            threshold = self.best - self.tol
-        self.count = self.count + 1 if value >= threshold else 0
-        self.best = min(self.best, value)
+        self.history.append(value)
+        if len(self.history) <= self.patience:
+            return False
+        before = self.history[-1 - self.patience]
+        return before - value < self.patience * self.tol * abs(before)
+
+    def reset(self):
+        self.history = self.history[-1:]
+
+
+class ValidationRule:
+    """scikit-learn's rule on a validation score (higher is better).
+
+    ``n_iter_no_change`` epochs in a row whose score does not exceed the best
+    score by ``tol`` stop the fit.
+    """
+
+    def __init__(self, tol, n_iter_no_change):
+        self.tol = tol
+        self.patience = n_iter_no_change
+        self.best = -math.inf
+        self.count = 0
+
+    def update(self, score):
+        if self.tol is None:
+            return False
+        self.count = 0 if score > self.best + self.tol else self.count + 1
+        self.best = max(self.best, score)
         return self.count >= self.patience
 
     def reset(self):
@@ -195,7 +222,7 @@ class _EpochLoop:
         self.state = state
         self.result = SolverResult(n_iter=0, converged=False)
         self.rule = StoppingRule(options.tol, options.n_iter_no_change)
-        self.val_rule = StoppingRule(options.tol, options.n_iter_no_change, higher_is_better=True)
+        self.val_rule = ValidationRule(options.tol, options.n_iter_no_change)
         self.start = time.perf_counter()
 
     def end_epoch(self, objective, eta):
@@ -368,29 +395,36 @@ def _solve_batch_accelerated(problem, state, options):
     else:
         y_w, y_b, theta = x_w.copy(), x_b.copy(), 1.0
     loop = _EpochLoop(problem, state, options)
-    previous = math.inf
-    increases = 0
+    best = None  # (W~, b~, objective) of the last accepted iterate
+    rejections = 0
     for it in range(options.max_iter + 1):
         W_y, b_y = precond.to_original(y_w, y_b)
         W_x, b_x = precond.to_original(x_w, x_b)
         G, Gb, objective_x = problem.gradient_pass(W_y, b_y, W_x, b_x)
         if it > 0:
             # objective_x is the objective of the previous step's result
+            rejected = best is not None and objective_x > best[2]
+            if rejected:
+                # Function-value restart with roll-back: a step that raised the
+                # objective is undone and the momentum dropped, so the
+                # objective never rises.  The gradient was taken at the
+                # discarded extrapolated point; the next pass takes a fresh
+                # one.  Rejections without progress in between mean the
+                # Lipschitz estimate was too small: double it.
+                rejections += 1
+                if rejections >= 2:
+                    state.lipschitz *= 2.0
+                x_w, x_b, objective_x = best
+                y_w, y_b, theta = x_w.copy(), x_b.copy(), 1.0
+                W_x, b_x = precond.to_original(x_w, x_b)
+            elif best is None or objective_x < best[2]:
+                rejections = 0
             state.W, state.b = W_x, b_x
             if loop.end_epoch(objective_x, 1.0 / state.lipschitz) or it == options.max_iter:
                 break
-            if objective_x > previous:
-                # Safeguard: a rise of the objective restarts the momentum;
-                # two in a row mean the Lipschitz estimate was too small.
-                increases += 1
-                theta, y_w, y_b = 1.0, x_w.copy(), x_b.copy()
-                if increases >= 2:
-                    state.lipschitz *= 2.0
-                    increases = 0
-                previous = objective_x
+            best = (x_w, x_b, objective_x)
+            if rejected:
                 continue
-            increases = 0
-            previous = objective_x
         step = 1.0 / state.lipschitz
         g_w, g_b = precond.gradient_to_standardised(G, Gb)
         new_w = prox(y_w - step * g_w, step, l1_w, l2_w)

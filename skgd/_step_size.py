@@ -32,9 +32,9 @@ from ._fast._utils import (
 )
 from ._objective import CURVATURE, NONSMOOTH_CURVATURE
 
-# A feature whose spread is below this (relative to the largest) is treated
-# as constant: its step is left at 1 instead of being blown up.
-_RELATIVE_SPREAD_FLOOR = 1e-12
+# A feature whose standard deviation is below this fraction of its mean is a
+# constant up to rounding: its step is left at 1 instead of being blown up.
+_RELATIVE_SPREAD_FLOOR = 1e-10
 
 
 class Preconditioner:
@@ -70,7 +70,7 @@ class Preconditioner:
             # the root mean square instead of the standard deviation.
             var = var + mean**2
             mean = np.zeros(d)
-        floor = _RELATIVE_SPREAD_FLOOR * max(float(var.max(initial=0.0)), np.finfo(float).tiny)
+        floor = np.maximum((_RELATIVE_SPREAD_FLOOR * mean) ** 2, np.finfo(float).tiny)
         with np.errstate(divide="ignore", over="ignore"):
             step_scale = np.where(var > floor, 1.0 / var, 1.0)
         step_scale[~np.isfinite(step_scale)] = 1.0

@@ -1,0 +1,224 @@
+"""The compiled kernels against the numpy reference of skgd._objective."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from skgd._fast._gradient import gradient_csr, gradient_dense
+from skgd._fast._stochastic import epoch_csr, epoch_dense
+from skgd._objective import (
+    LOSS_CODES,
+    data_gradient,
+    loss_and_gradient,
+    objective,
+    reference_epoch,
+)
+
+REGRESSION = ["squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive"]
+BINARY = ["log_loss", "hinge", "squared_hinge", "modified_huber", "perceptron"]
+
+
+def make_problem(loss, n=40, d=7, K=1, seed=0, density=0.4):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, d)) * (rng.uniform(size=(n, d)) < density)
+    if loss in REGRESSION:
+        Y = rng.normal(size=(n, K)) * 2
+    elif loss == "multinomial":
+        Y = np.eye(K)[rng.randint(K, size=n)]
+    else:
+        Y = np.where(rng.uniform(size=(n, K)) < 0.5, -1.0, 1.0)
+    sw = rng.uniform(0.5, 2.0, size=n)
+    W = rng.normal(size=(K, d)) * 0.3
+    b = rng.normal(size=K) * 0.3
+    return X, Y, sw, W, b
+
+
+def numerical_gradient(loss, y, p, h=1e-6):
+    grad = np.zeros_like(p)
+    for k in range(p.shape[1]):
+        e = np.zeros_like(p)
+        e[:, k] = h
+        up, _ = loss_and_gradient(loss, y, p + e, 0.3)
+        down, _ = loss_and_gradient(loss, y, p - e, 0.3)
+        grad[:, k] = (up - down) / (2 * h)
+    return grad
+
+
+@pytest.mark.parametrize("loss", REGRESSION + BINARY + ["multinomial"])
+def test_reference_gradient_matches_finite_differences(loss):
+    X, Y, _, W, b = make_problem(loss, K=3 if loss == "multinomial" else 1)
+    P = X @ W.T + b
+    _, grad = loss_and_gradient(loss, Y, P, 0.3)
+    num = numerical_gradient(loss, Y, P)
+    # kinks of the non-smooth losses are measure-zero: skip rows sitting on one
+    ok = np.all(np.abs(grad - num) < 1e-4, axis=1)
+    assert ok.mean() > 0.9
+    np.testing.assert_allclose(grad[ok], num[ok], atol=1e-5)
+
+
+@pytest.mark.parametrize("loss", REGRESSION + BINARY + ["multinomial"])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fused_gradient_equals_reference(loss, sparse, dtype):
+    K = 3 if loss == "multinomial" else 2
+    X, Y, sw, W, b = make_problem(loss, K=K)
+    X = X.astype(dtype)
+    W_eval, b_eval = W * 0.5, b + 0.1
+    G, Gb = np.empty_like(W), np.empty_like(b)
+    args = (Y, sw, W, b, W_eval, b_eval, G, Gb, LOSS_CODES[loss], 0.3)
+    if sparse:
+        Xs = sp.csr_matrix(X)
+        total = gradient_csr(Xs.data, Xs.indices, Xs.indptr, *args)
+    else:
+        total = gradient_dense(X, *args)
+    G_ref, Gb_ref = data_gradient(X.astype(float), Y, W, b, sw, loss, 0.3)
+    obj = objective(X.astype(float), Y, W_eval, b_eval, sw, loss, 0.0, 0.0, 0.3)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(G / sw.sum(), G_ref, rtol=rtol, atol=1e-12)
+    np.testing.assert_allclose(Gb / sw.sum(), Gb_ref, rtol=rtol, atol=1e-12)
+    np.testing.assert_allclose(total / sw.sum(), obj, rtol=rtol)
+
+
+def run_kernel_epoch(X, Y, sw, order, W, b, cfg, sparse, step_scale=None, center=None):
+    K, d = W.shape
+    W, b = W.copy(), b.copy()
+    vel, vel_b = np.zeros((K, d)), np.zeros(K)
+    W_avg, b_avg = np.zeros((K, d)), np.zeros(K)
+    if sparse:
+        Xs = sp.csr_matrix(X)
+        out = epoch_csr(Xs.data, Xs.indices, Xs.indptr, Y, sw, order, W, b, vel, vel_b,
+                        W_avg, b_avg, cfg, 0, 0)
+    else:
+        ss = np.ones(d) if step_scale is None else step_scale
+        c = np.zeros(d) if center is None else center
+        out = epoch_dense(X, Y, sw, order, W, b, vel, vel_b, W_avg, b_avg, ss, c, cfg, 0, 0)
+    return W, b, vel, vel_b, W_avg, b_avg, out
+
+
+def config(loss, batch_size=1, l1=0.0, l2=0.0, momentum=0.0, nesterov=False, eta0=0.05,
+           schedule=0, preconditioned=False, center_sq=0.0, sw=None, average_start=-1):
+    return {
+        "loss": LOSS_CODES[loss], "epsilon": 0.3, "batch_size": batch_size,
+        "fit_intercept": True, "l1": l1, "l2": l2, "schedule": schedule, "eta0": eta0,
+        "power_t": 0.5, "optimal_alpha": 0.1, "optimal_t0": 10.0, "momentum": momentum,
+        "nesterov": nesterov, "average_start": average_start,
+        "weight_scale": 1.0 / sw.mean(), "preconditioned": preconditioned,
+        "center_sq": center_sq,
+    }
+
+
+def etas_for(cfg, n_updates):
+    t = np.arange(n_updates)
+    if cfg["schedule"] == 1:
+        return 1.0 / (cfg["optimal_alpha"] * (cfg["optimal_t0"] + t))
+    if cfg["schedule"] == 2:
+        return cfg["eta0"] / (t + 1.0) ** cfg["power_t"]
+    return np.full(n_updates, cfg["eta0"])
+
+
+CASES = [
+    dict(),
+    dict(l2=0.3),
+    dict(l1=0.05),
+    dict(l1=0.02, l2=0.2),
+    dict(batch_size=5, l1=0.02, l2=0.1),
+    dict(momentum=0.8),
+    dict(momentum=0.7, nesterov=True, l2=0.1, batch_size=3),
+    dict(schedule=1, l2=0.1),
+    dict(schedule=2, l1=0.01),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[str(c) for c in CASES])
+@pytest.mark.parametrize("loss", ["squared_error", "huber", "log_loss", "hinge", "multinomial"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_epoch_equals_reference_epoch(case, loss, sparse):
+    K = 3 if loss == "multinomial" else 2
+    X, Y, sw, W, b = make_problem(loss, K=K, n=23)
+    order = np.random.RandomState(1).permutation(X.shape[0])
+    cfg = config(loss, sw=sw, **case)
+    W_k, b_k, vel, vel_b, *_ = run_kernel_epoch(X, Y, sw, order, W, b, cfg, sparse)
+    n_updates = -(-len(order) // cfg["batch_size"])
+    W_r, b_r, vel_r, vel_b_r = reference_epoch(
+        X, Y, sw, order, W, b, loss=loss, epsilon=0.3, batch_size=cfg["batch_size"],
+        fit_intercept=True, l1=cfg["l1"], l2=cfg["l2"], etas=etas_for(cfg, n_updates),
+        momentum=cfg["momentum"], nesterov=cfg["nesterov"],
+    )
+    np.testing.assert_allclose(W_k, W_r, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(b_k, b_r, rtol=1e-10, atol=1e-12)
+    if cfg["momentum"]:
+        np.testing.assert_allclose(vel, vel_r, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", [dict(), dict(l1=0.02, l2=0.1, batch_size=4),
+                                  dict(momentum=0.5, l2=0.2)])
+def test_preconditioned_epoch_equals_reference(case):
+    X, Y, sw, W, b = make_problem("squared_error", K=2, n=31)
+    X = X * [1, 10, 0.1, 3, 1, 100, 1] + 5
+    rng = np.random.RandomState(3)
+    step_scale = rng.uniform(0.01, 2.0, size=X.shape[1])
+    center = X.mean(axis=0)
+    center_sq = float(np.sum(step_scale * center**2))
+    cfg = config("squared_error", sw=sw, preconditioned=True, center_sq=center_sq,
+                 eta0=0.01, **case)
+    order = rng.permutation(X.shape[0])
+    W_k, b_k, *_ = run_kernel_epoch(X, Y, sw, order, W, b, cfg, False, step_scale, center)
+    n_updates = -(-len(order) // cfg["batch_size"])
+    W_r, b_r, *_ = reference_epoch(
+        X, Y, sw, order, W, b, loss="squared_error", epsilon=0.3,
+        batch_size=cfg["batch_size"], fit_intercept=True, l1=cfg["l1"], l2=cfg["l2"],
+        etas=etas_for(cfg, n_updates), momentum=cfg["momentum"],
+        step_scale=step_scale, center=center,
+    )
+    np.testing.assert_allclose(W_k, W_r, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(b_k, b_r, rtol=1e-10, atol=1e-12)
+
+
+def test_lazy_sparse_l2_scale_folding():
+    """Strong L2 with a large step drives the lazy scale below 1e-9 mid-epoch."""
+    X, Y, sw, W, b = make_problem("squared_error", K=1, n=60, density=0.2)
+    order = np.arange(60)
+    cfg = config("squared_error", sw=sw, l2=50.0, l1=0.01, eta0=0.5)
+    W_k, b_k, *_ = run_kernel_epoch(X, Y, sw, order, W, b, cfg, True)
+    W_r, b_r, *_ = reference_epoch(
+        X, Y, sw, order, W, b, loss="squared_error", epsilon=0.3, batch_size=1,
+        fit_intercept=True, l1=0.01, l2=50.0, etas=np.full(60, 0.5),
+    )
+    np.testing.assert_allclose(W_k, W_r, rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(b_k, b_r, rtol=1e-9, atol=1e-14)
+
+
+def test_averaging_is_running_mean_of_iterates():
+    X, Y, sw, W, b = make_problem("squared_error", K=1, n=12)
+    order = np.arange(12)
+    cfg = config("squared_error", sw=sw, l2=0.1, average_start=0)
+    iterates = []
+    W_i, b_i = W.copy(), b.copy()
+    for i in range(12):
+        W_i, b_i, *_ = reference_epoch(
+            X, Y, sw, order[i:i + 1], W_i, b_i, loss="squared_error", epsilon=0.3,
+            batch_size=1, fit_intercept=True, l1=0.0, l2=0.1, etas=[0.05],
+        )
+        iterates.append(np.r_[W_i.ravel(), b_i])
+    for sparse in (False, True):
+        W_k, b_k, _, _, W_avg, b_avg, out = run_kernel_epoch(X, Y, sw, order, W, b, cfg, sparse)
+        assert out[1] == 12
+        np.testing.assert_allclose(np.r_[W_avg.ravel(), b_avg], np.mean(iterates, axis=0),
+                                   rtol=1e-10)
+
+
+def test_int64_indices_and_float32_sparse():
+    X, Y, sw, W, b = make_problem("log_loss", K=1, n=30)
+    Xs = sp.csr_matrix(X.astype(np.float32))
+    Xs.indices = Xs.indices.astype(np.int64)
+    Xs.indptr = Xs.indptr.astype(np.int64)
+    cfg = config("log_loss", sw=sw, l1=0.01)
+    order = np.arange(30)
+    W_a, b_a = W.copy(), b.copy()
+    z = np.zeros((1, 7)), np.zeros(1)
+    epoch_csr(Xs.data, Xs.indices, Xs.indptr, Y, sw, order, W_a, b_a, *z, *z, cfg, 0, 0)
+    W_r, b_r, *_ = reference_epoch(
+        X.astype(np.float32), Y, sw, order, W, b, loss="log_loss", epsilon=0.3,
+        batch_size=1, fit_intercept=True, l1=0.01, l2=0.0, etas=np.full(30, 0.05),
+    )
+    np.testing.assert_allclose(W_a, W_r, rtol=1e-9)
