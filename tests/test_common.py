@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skgd import GDRegressor
+from skgd import GDElasticNet, GDLasso, GDRegressor, GDRidge
 
 SOLVERS = ("auto", "batch", "sgd", "minibatch")
 
@@ -25,7 +25,11 @@ def expected_failures(estimator):
     return {}
 
 
-ESTIMATORS = [GDRegressor(solver=s, random_state=0) for s in SOLVERS]
+ESTIMATORS = [
+    Estimator(solver=s, random_state=0)
+    for Estimator in (GDRegressor, GDRidge, GDLasso, GDElasticNet)
+    for s in SOLVERS
+]
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failures,
