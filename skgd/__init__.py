@@ -1,12 +1,15 @@
 """skgd: scikit-learn compatible linear models trained by gradient descent."""
 
 from ._plotting import LossCurveDisplay
-from ._regression import GDRegressor
+from ._regression import GDElasticNet, GDLasso, GDRegressor, GDRidge
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "GDElasticNet",
+    "GDLasso",
     "GDRegressor",
+    "GDRidge",
     "LossCurveDisplay",
     "__version__",
 ]
