@@ -5,11 +5,15 @@
 and update ``state`` in place (so that ``partial_fit`` and ``warm_start``
 continue from it).  They return a :class:`SolverResult`.
 
-Stopping rule (the same for every solver): the fit stops when the objective
-``J`` decreased by less than ``tol`` per epoch, relative to its value, over
-the last ``n_iter_no_change`` epochs (see :class:`StoppingRule`); with early
-stopping, when ``n_iter_no_change`` epochs in a row do not raise the best
-validation score by ``tol`` (scikit-learn's rule).  With
+Stopping rule: ``tol`` is a relative tolerance on the best measure of
+progress each solver has.  The batch solver on a smooth loss knows the exact
+gradient: it stops when the proximal-gradient norm has fallen below ``tol``
+times its first value (:class:`OptimalityRule`).  The stochastic solvers
+(and the batch solver on a non-smooth loss) stop when the objective
+decreased by less than ``tol`` per epoch, relative to its value, over the
+last ``n_iter_no_change`` epochs (:class:`StoppingRule`).  With early
+stopping, every solver stops when ``n_iter_no_change`` epochs in a row do not
+raise the best validation score by ``tol`` (scikit-learn's rule).  With
 ``learning_rate='adaptive'`` they divide the step by 5 instead, until it is
 below 1e-6.  ``tol=None`` disables the rule.
 
@@ -174,6 +178,32 @@ class StoppingRule:
         self.history = self.history[-1:]
 
 
+class OptimalityRule:
+    """The stopping rule of the batch solver on a smooth loss.
+
+    The full gradient is exact there, so the rule measures optimality
+    directly: the fit stops when the norm of the proximal-gradient step
+    ``L * (y_k - x_{k+1})`` (in standardised coordinates; zero exactly at
+    the optimum, penalty included) has fallen below ``tol`` times its value
+    at the first epoch.  Unlike a decrease of the objective, this does not
+    mistake the slow phase of an ill-conditioned problem for convergence.
+    """
+
+    def __init__(self, tol):
+        self.tol = tol
+        self.reference = None
+
+    def update(self, value):
+        if self.tol is None or value is None:
+            return False
+        if self.reference is None:
+            self.reference = value
+        return value <= self.tol * self.reference
+
+    def reset(self):
+        pass
+
+
 class ValidationRule:
     """scikit-learn's rule on a validation score (higher is better).
 
@@ -216,17 +246,25 @@ def _check_finite(epoch, objective, W, b, learning_rate):
 class _EpochLoop:
     """Book-keeping shared by the solvers: history, stopping, verbose, guard."""
 
-    def __init__(self, problem, state, options):
+    def __init__(self, problem, state, options, optimality=False):
         self.options = options
         self.problem = problem
         self.state = state
         self.result = SolverResult(n_iter=0, converged=False)
-        self.rule = StoppingRule(options.tol, options.n_iter_no_change)
+        self.rule = (
+            OptimalityRule(options.tol)
+            if optimality
+            else StoppingRule(options.tol, options.n_iter_no_change)
+        )
         self.val_rule = ValidationRule(options.tol, options.n_iter_no_change)
         self.start = time.perf_counter()
 
-    def end_epoch(self, objective, eta):
-        """Record an epoch; return True when the fit should stop."""
+    def end_epoch(self, objective, eta, optimality=None):
+        """Record an epoch; return True when the fit should stop.
+
+        ``optimality`` is the proximal-gradient norm of the epoch's step, for
+        the solvers that use the :class:`OptimalityRule`.
+        """
         state, options = self.state, self.options
         state.epochs += 1
         self.result.n_iter += 1
@@ -244,7 +282,7 @@ class _EpochLoop:
             stop = self.val_rule.update(score)
             rule = self.val_rule
         else:
-            stop = self.rule.update(objective)
+            stop = self.rule.update(optimality if isinstance(self.rule, OptimalityRule) else objective)
             rule = self.rule
         if stop and options.learning_rate == "adaptive" and state.eta > _ADAPTIVE_MIN_ETA:
             state.eta /= _ADAPTIVE_DIVISOR
@@ -280,6 +318,30 @@ def _schedule_config(options, state):
     }
 
 
+def _initialise_intercept(problem, state):
+    """Start a fresh fit from the best constant model rather than from zero.
+
+    With W = 0 the intercept minimising the data term has a closed form for
+    the squared error (the weighted mean of y), the binary log-loss (the
+    log-odds) and the multinomial loss (log class frequencies).  Starting
+    there removes the intercept's share of the first gradients, which would
+    otherwise dominate the optimality reference of the stopping rule.
+    """
+    fresh = state.t == 0 and not np.any(state.W) and not np.any(state.b)
+    if not (fresh and problem.fit_intercept):
+        return
+    weights = problem.sample_weight / problem.sample_weight.sum()
+    mean = weights @ problem.Y
+    if problem.loss == "squared_error":
+        state.b[:] = mean
+    elif problem.loss == "log_loss":
+        positive = np.clip((mean + 1.0) / 2.0, 1e-12, 1.0 - 1e-12)
+        state.b[:] = np.log(positive / (1.0 - positive))
+    elif problem.loss == "multinomial":
+        log_freq = np.log(np.clip(mean, 1e-12, None))
+        state.b[:] = log_freq - log_freq.mean()
+
+
 def _average_start(average, batch_size):
     """Number of updates after which averaging starts (-1: no averaging)."""
     if average is False or average is None or average == 0:
@@ -308,6 +370,8 @@ def _solve_stochastic(problem, state, options, batch_size):
         state.velocity, state.velocity_b = np.zeros((K, d)), np.zeros(K)
     if state.W_avg is None:
         state.W_avg, state.b_avg = np.zeros((K, d)), np.zeros(K)
+    if options.learning_rate == "auto":
+        _initialise_intercept(problem, state)
     rng = options.random_state
     loop = _EpochLoop(problem, state, options)
     base = {
@@ -389,12 +453,14 @@ def _solve_batch_accelerated(problem, state, options):
         )
     l1_w, l2_w = precond.penalty_weights()
     l1_w, l2_w = problem.l1 * l1_w, problem.l2 * l2_w
+    _initialise_intercept(problem, state)
     x_w, x_b = precond.to_standardised(state.W, state.b)
     if state.extrapolated is not None:
         y_w, y_b, theta = state.extrapolated
     else:
         y_w, y_b, theta = x_w.copy(), x_b.copy(), 1.0
-    loop = _EpochLoop(problem, state, options)
+    loop = _EpochLoop(problem, state, options, optimality=True)
+    step_norm = None  # proximal-gradient norm of the last step
     best = None  # (W~, b~, objective) of the last accepted iterate
     rejections = 0
     for it in range(options.max_iter + 1):
@@ -420,7 +486,8 @@ def _solve_batch_accelerated(problem, state, options):
             elif best is None or objective_x < best[2]:
                 rejections = 0
             state.W, state.b = W_x, b_x
-            if loop.end_epoch(objective_x, 1.0 / state.lipschitz) or it == options.max_iter:
+            optimality = None if rejected else step_norm
+            if loop.end_epoch(objective_x, 1.0 / state.lipschitz, optimality) or it == options.max_iter:
                 break
             best = (x_w, x_b, objective_x)
             if rejected:
@@ -429,6 +496,7 @@ def _solve_batch_accelerated(problem, state, options):
         g_w, g_b = precond.gradient_to_standardised(G, Gb)
         new_w = prox(y_w - step * g_w, step, l1_w, l2_w)
         new_b = y_b - step * g_b if problem.fit_intercept else y_b
+        step_norm = math.sqrt(np.sum((y_w - new_w) ** 2) + np.sum((y_b - new_b) ** 2)) / step
         # Gradient-based adaptive restart: drop the momentum when the step
         # points against the direction of the last move.
         if np.sum((y_w - new_w) * (new_w - x_w)) + np.sum((y_b - new_b) * (new_b - x_b)) > 0:
@@ -461,8 +529,11 @@ def _solve_batch_plain(problem, state, options):
         state.velocity_b = np.zeros_like(state.b)
     l1_w, l2_w = precond.penalty_weights()
     l1_w, l2_w = problem.l1 * l1_w, problem.l2 * l2_w
+    if options.learning_rate == "auto":
+        _initialise_intercept(problem, state)
     mom = options.momentum
-    loop = _EpochLoop(problem, state, options)
+    loop = _EpochLoop(problem, state, options, optimality=problem.smooth)
+    step_norm = None
     eta = math.nan
     for it in range(options.max_iter + 1):
         x_w, x_b = precond.to_standardised(state.W, state.b)
@@ -470,7 +541,7 @@ def _solve_batch_plain(problem, state, options):
         e_w, e_b = (x_w + mom * v_w, x_b + mom * v_b) if options.nesterov else (x_w, x_b)
         W_e, b_e = precond.to_original(e_w, e_b)
         G, Gb, objective = problem.gradient_pass(W_e, b_e, state.W, state.b)
-        if it > 0 and (loop.end_epoch(objective, eta) or it == options.max_iter):
+        if it > 0 and (loop.end_epoch(objective, eta, step_norm) or it == options.max_iter):
             break
         eta = _batch_step(options, state)
         g_w, g_b = precond.gradient_to_standardised(G, Gb)
@@ -478,6 +549,7 @@ def _solve_batch_plain(problem, state, options):
         v_b = mom * v_b - eta * g_b if problem.fit_intercept else v_b
         new_w = prox(x_w + v_w, eta, l1_w, l2_w)
         new_b = x_b + v_b if problem.fit_intercept else x_b
+        step_norm = math.sqrt(np.sum((new_w - x_w) ** 2) + np.sum((new_b - x_b) ** 2)) / eta
         state.W, state.b = precond.to_original(new_w, new_b)
         state.velocity, state.velocity_b = v_w, v_b
         state.t += 1
