@@ -1,11 +1,13 @@
 """skgd: scikit-learn compatible linear models trained by gradient descent."""
 
+from ._classification import GDClassifier
 from ._plotting import LossCurveDisplay
 from ._regression import GDElasticNet, GDLasso, GDRegressor, GDRidge
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "GDClassifier",
     "GDElasticNet",
     "GDLasso",
     "GDRegressor",
