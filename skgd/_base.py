@@ -165,6 +165,13 @@ class BaseGD(BaseEstimator):
              incremental=False, classes=None):
         """Fit (or, with ``incremental``, run one more epoch) on X, y."""
         first_call = not (incremental and hasattr(self, "_solver_state"))
+        if incremental and first_call and self.early_stopping:
+            # as SGDRegressor/SGDClassifier.partial_fit: silently ignoring it
+            # would let the user believe the chunks are early-stopped
+            raise ValueError(
+                "early_stopping=True needs a validation set held out by fit; "
+                "partial_fit has none. Set early_stopping=False to use partial_fit."
+            )
         X, y = self._validate_fit_data(X, y, reset=first_call)
         sample_weight = self._check_weights(sample_weight, X)
         Y, sample_weight = self._encode_targets(y, sample_weight, first_call, classes)

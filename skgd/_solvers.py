@@ -21,6 +21,7 @@ Divergence guard: a non-finite objective or coefficient stops the fit with a
 ``ValueError`` that names the epoch and the remedy.
 """
 
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -239,8 +240,27 @@ def _check_finite(epoch, objective, W, b, learning_rate):
         remedy = "check X and y for extreme values, or scale the features"
     raise ValueError(
         f"The fit diverged at epoch {epoch}: the objective or the coefficients "
-        f"became non-finite (objective={objective!r}). To fix it, {remedy}."
+        f"became non-finite (objective={float(objective)!r}). To fix it, {remedy}."
     )
+
+
+def _divergence_guarded(solver):
+    """Run ``solver`` with numpy's floating-point warnings off.
+
+    An overflow in the iterates (the objective, a step norm, the penalty of
+    huge coefficients) is not an error by itself: it makes the objective or
+    the coefficients non-finite, which ``_check_finite`` turns into a
+    ValueError naming the epoch and the remedy at the end of that epoch.  A
+    RuntimeWarning on top of it would only be noise (and an error under
+    ``-W error::RuntimeWarning``).
+    """
+
+    @functools.wraps(solver)
+    def guarded(problem, state, options):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            return solver(problem, state, options)
+
+    return guarded
 
 
 class _EpochLoop:
@@ -416,16 +436,19 @@ def _solve_stochastic(problem, state, options, batch_size):
     return loop.result
 
 
+@_divergence_guarded
 def solve_sgd(problem, state, options):
     """Stochastic gradient descent: one proximal step per sample."""
     return _solve_stochastic(problem, state, options, batch_size=1)
 
 
+@_divergence_guarded
 def solve_minibatch(problem, state, options):
     """Mini-batch gradient descent: one proximal step per ``batch_size`` rows."""
     return _solve_stochastic(problem, state, options, batch_size=options.batch_size)
 
 
+@_divergence_guarded
 def solve_batch(problem, state, options):
     """Full-batch gradient descent: one proximal step per pass over X.
 
