@@ -12,6 +12,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -91,7 +92,7 @@ class BaseGD(BaseEstimator):
         return "batch"
 
     def _validate_fit_data(self, X, y, reset):
-        return validate_data(
+        X, y = validate_data(
             self,
             X,
             y,
@@ -103,6 +104,14 @@ class BaseGD(BaseEstimator):
             y_numeric=self._y_numeric,
             reset=reset,
         )
+        if sp.issparse(X) and not X.has_canonical_format:
+            # Duplicate entries of a row would enter the squared row norms
+            # (the step sizes) as a^2 + b^2 instead of (a + b)^2, and unsorted
+            # indices change the summation order: sum them on a copy (never
+            # in the user's matrix) so that every CSR gives the same model.
+            X = X.copy()
+            X.sum_duplicates()
+        return X, y
 
     def _check_weights(self, sample_weight, X):
         return _check_sample_weight(
