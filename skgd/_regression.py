@@ -520,8 +520,8 @@ class GDLasso(_PenalisedLeastSquares):
     >>> X = rng.normal(size=(200, 4))
     >>> y = X @ [2.0, 0.0, -1.0, 0.0] + 0.1 * rng.normal(size=200)
     >>> reg = GDLasso(alpha=0.1, solver="batch", tol=1e-10).fit(X, y)
-    >>> reg.coef_[[1, 3]]
-    array([0., 0.])
+    >>> np.flatnonzero(reg.coef_)  # the two inactive features are exactly zero
+    array([0, 2])
     """
 
     def __init__(
@@ -619,8 +619,8 @@ class GDElasticNet(_PenalisedLeastSquares):
     >>> X = rng.normal(size=(200, 4))
     >>> y = X @ [2.0, 0.0, -1.0, 0.0] + 0.1 * rng.normal(size=200)
     >>> reg = GDElasticNet(alpha=0.1, l1_ratio=0.7, solver="batch", tol=1e-10).fit(X, y)
-    >>> reg.coef_[[1, 3]]
-    array([0., 0.])
+    >>> np.flatnonzero(reg.coef_)  # the two inactive features are exactly zero
+    array([0, 2])
     """
 
     _parameter_constraints: dict = {
