@@ -115,7 +115,7 @@ class LossCurveDisplay:
 
         curve = np.asarray(self.loss_curve, dtype=float)
         epochs = np.arange(1, curve.size + 1)
-        line_kwargs = {"marker": "." if curve.size <= 50 else None, **kwargs}
+        line_kwargs = dict(kwargs)
         if name is not None:
             line_kwargs.setdefault("label", name)
         (self.line_,) = ax.plot(epochs, curve, **line_kwargs)
