@@ -77,7 +77,9 @@ class _ClassifierMixinGD(LinearClassifierMixin, BaseGD):
                     f"{'the data contain' if classes is None else 'classes has'} only "
                     f"one class: {self.classes_[0]!r}."
                 )
-        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+        elif classes is not None and not np.array_equal(
+            np.unique(classes), self.classes_
+        ):
             raise ValueError(
                 f"classes={np.unique(classes)!r} is not the same as on the first "
                 f"call to partial_fit: {self.classes_!r}."
@@ -94,7 +96,10 @@ class _ClassifierMixinGD(LinearClassifierMixin, BaseGD):
             # compute_class_weight counts the classes by weight ('balanced'),
             # as LogisticRegression does: a weight of 2 stays a repeated row.
             per_class = compute_class_weight(
-                self.class_weight, classes=self.classes_, y=y, sample_weight=sample_weight
+                self.class_weight,
+                classes=self.classes_,
+                y=y,
+                sample_weight=sample_weight,
             )
             sample_weight = sample_weight * per_class[y_index]
         Y = encode_labels(y_index, self.classes_.shape[0], self.loss)
@@ -130,8 +135,8 @@ class _ClassifierMixinGD(LinearClassifierMixin, BaseGD):
         sample_weight : array-like of shape (n_samples,), default=None
             Weights of the samples, multiplied by the class weights; an
             integer weight is equivalent to repeating the row.
-        coef_init : array-like of shape (1, n_features) or (n_classes, n_features), default=None
-            Initial coefficients (warm start).
+        coef_init : array-like of shape (n_classes or 1, n_features), default=None
+            Initial coefficients (warm start); one row for two classes.
         intercept_init : array-like of shape (1,) or (n_classes,), default=None
             Initial intercepts.
 
@@ -167,7 +172,9 @@ class _ClassifierMixinGD(LinearClassifierMixin, BaseGD):
         """
         if not hasattr(self, "_solver_state"):
             if classes is None:
-                raise ValueError("classes must be passed on the first call to partial_fit.")
+                raise ValueError(
+                    "classes must be passed on the first call to partial_fit."
+                )
             if isinstance(self.class_weight, str) and self.class_weight == "balanced":
                 raise ValueError(
                     "class_weight='balanced' is not supported by partial_fit: one "
@@ -281,7 +288,8 @@ class _ClassifierMixinGD(LinearClassifierMixin, BaseGD):
             # underflowed probability
             scores = self._raw_predict(X)
             if scores.shape[1] == 1:
-                return np.stack([log_expit(-scores[:, 0]), log_expit(scores[:, 0])], axis=1)
+                positive = scores[:, 0]
+                return np.stack([log_expit(-positive), log_expit(positive)], axis=1)
             return log_softmax(scores, axis=1)
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
@@ -366,14 +374,20 @@ class GDClassifier(_ClassifierMixinGD):
     >>> import numpy as np
     >>> from sklearn.datasets import load_iris
     >>> from skgd import GDClassifier
+    >>> from sklearn.linear_model import LogisticRegression
     >>> X, y = load_iris(return_X_y=True)
-    >>> clf = GDClassifier(alpha=1e-3, random_state=0).fit(X, y)
+    >>> clf = GDClassifier(alpha=1e-2, tol=1e-6).fit(X, y)
     >>> clf.coef_.shape
     (3, 4)
-    >>> float(np.round(clf.score(X, y), 2))
-    0.97
     >>> np.round(clf.predict_proba(X[:1]), 3)
-    array([[0.987, 0.013, 0.   ]])
+    array([[0.975, 0.025, 0.   ]])
+
+    The same model as ``LogisticRegression(C)`` with ``C = 1 / (alpha * n)``:
+
+    >>> lr = LogisticRegression(C=1 / (1e-2 * len(y)), tol=1e-8, max_iter=1000)
+    >>> lr = lr.fit(X, y)
+    >>> bool(np.allclose(clf.predict_proba(X), lr.predict_proba(X), atol=1e-3))
+    True
     """
 
     _parameter_constraints: dict = {

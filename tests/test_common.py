@@ -40,7 +40,8 @@ ESTIMATORS = [
     for s in ("batch", "sgd", "minibatch")
 ] + [
     # a mini-batch smaller than the check's data is stochastic there: strict xfail
-    GDClassifier(loss="modified_huber", solver="minibatch", batch_size=8, random_state=0),
+    GDClassifier(loss="modified_huber", solver="minibatch", batch_size=8,
+                 random_state=0),
 ]
 
 
