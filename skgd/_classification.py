@@ -364,7 +364,7 @@ class GDClassifier(_ClassifierMixinGD):
     See Also
     --------
     GDRegressor : Linear regression by gradient descent.
-    sklearn.linear_model.SGDClassifier : scikit-learn's SGD classifier
+    sklearn.linear_model.SGDClassifier : Scikit-learn's SGD classifier
         (one-vs-rest only, one pass over X per class).
     sklearn.linear_model.LogisticRegression : The exact solution of the
         ``log_loss`` objective.
