@@ -16,11 +16,21 @@
 # applied by its proximal operator: soft-thresholding for L1 (exact zeros)
 # and division by ``1 + eta * l2`` for L2 (never a sign flip, whatever eta).
 #
-# Dense rows touch every coefficient anyway, so the prox is applied eagerly
-# to all of them after each update ("eager" mode).  A dense update may be
-# preconditioned: per-feature step multipliers ``step_scale`` and a centring
-# vector ``center`` make it a plain SGD step on standardised features,
-# written back in the user's coordinates (see ``skgd._preconditioning``).
+# Dense mini-batches apply the prox eagerly to every coefficient after each
+# update.  A dense update may be preconditioned: per-feature step
+# multipliers ``step_scale`` and a centring vector ``center`` make it a plain
+# SGD step on standardised features, written back in the user's coordinates
+# (see ``skgd._step_size.Preconditioner``).
+#
+# Plain dense SGD (batch_size 1, no momentum, no preconditioner) is the
+# case that must run at memory speed, and has its own loop:
+#   * with at most an L2 penalty and no averaging, the L2 prox is a lazy
+#     scale shared by all K outputs (below), so an update is one dot product
+#     and one axpy per output -- no pass over W to shrink it;
+#   * with L1 or averaging, the axpy and the prox are fused into one pass.
+# Shuffled rows are memory-latency bound (each row is a cold miss), so every
+# loop prefetches the row, target and weight PREFETCH_DISTANCE samples ahead
+# in the visiting order.
 #
 # CSR rows touch only their non-zeros.  Without momentum or averaging the
 # penalty is applied lazily so that an update costs O(nnz):
@@ -38,8 +48,9 @@ from libc.math cimport copysign, fabs, pow
 from libc.stdlib cimport calloc, free, malloc
 
 from skgd._fast._loss cimport row_loss_grad
-from skgd._fast._rows cimport (axpy_csr, axpy_dense, dot_csr, dot_dense,
-                               floating, index_t)
+from skgd._fast._rows cimport (PREFETCH_DISTANCE, axpy_csr, axpy_dense,
+                               dot_csr, dot_dense, floating, index_t,
+                               prefetch, prefetch_span)
 
 cdef enum:
     CONSTANT = 0
@@ -77,6 +88,14 @@ ctypedef struct Workspace:
     double* acc            # (K, d) accumulated batch gradient (momentum only)
     double* acc_b          # (K,)
     double* pred           # (K,)
+    double* scaled_center  # (d,) step_scale * center (preconditioned only)
+
+
+ctypedef struct Counters:
+    long long t            # updates made so far in the fit
+    long long n_averaged   # iterates in the running average
+    double loss_sum        # sum_i s_i L_i over the epoch
+    double weight_sum      # sum_i s_i over the epoch
 
 
 cdef inline double step_size(EpochConfig* cfg, long long t) noexcept nogil:
@@ -88,62 +107,48 @@ cdef inline double step_size(EpochConfig* cfg, long long t) noexcept nogil:
     return cfg.eta0
 
 
-cdef inline double prox(double w, double eta, double l1, double l2) noexcept nogil:
-    """prox of eta * (l1 |w| + l2 / 2 w^2): soft-threshold, then shrink."""
-    cdef double a = fabs(w) - eta * l1
+cdef inline double prox(double w, double threshold, double shrink) noexcept nogil:
+    """prox of eta * (l1 |w| + l2 / 2 w^2) with threshold = eta * l1 and
+    shrink = 1 + eta * l2: soft-threshold, then shrink."""
+    cdef double a = fabs(w) - threshold
     if a <= 0.0:
         return 0.0
-    return copysign(a, w) / (1.0 + eta * l2)
+    return copysign(a, w) / shrink
 
 
-cdef void finish_step_eager(EpochConfig* cfg, Workspace* ws, double eta,
-                            double[:, ::1] W, double[::1] b,
-                            double[:, ::1] velocity, double[::1] velocity_b,
-                            const double[::1] step_scale,
-                            const double[::1] center) noexcept nogil:
-    """Momentum (if any) and the proximal step on every coefficient.
-
-    Without momentum the gradient has already been added to W; with momentum
-    it waits in ``ws.acc`` and enters through the velocity.  With centring,
-    a change of w_j moves the intercept by -center_j * change, which keeps
-    the intercept of the standardised problem fixed (it is not penalised).
-    """
-    cdef Py_ssize_t K = W.shape[0], d = W.shape[1], k, j
-    cdef double mom = cfg.momentum, old, new, eta_j, shift
-    cdef bint penalised = cfg.l1 > 0.0 or cfg.l2 > 0.0
-    cdef bint centred = cfg.preconditioned and cfg.fit_intercept
-    for k in range(K):
-        if mom > 0.0:
-            for j in range(d):
-                velocity[k, j] = mom * velocity[k, j] - eta * ws.acc[k * d + j]
-                W[k, j] += velocity[k, j]
-                ws.acc[k * d + j] = 0.0
-            if cfg.fit_intercept:
-                velocity_b[k] = mom * velocity_b[k] - eta * ws.acc_b[k]
-                b[k] += velocity_b[k]
-            ws.acc_b[k] = 0.0
-        if not penalised:
-            continue
-        shift = 0.0
-        for j in range(d):
-            old = W[k, j]
-            eta_j = eta * step_scale[j] if cfg.preconditioned else eta
-            new = prox(old, eta_j, cfg.l1, cfg.l2)
-            W[k, j] = new
-            if centred:
-                shift += (new - old) * center[j]
-        b[k] -= shift
+cdef inline void prefetch_dense_row(const floating* X, Py_ssize_t d,
+                                    const double* Y, Py_ssize_t K,
+                                    const double* sample_weight,
+                                    const Py_ssize_t* order, Py_ssize_t pos,
+                                    Py_ssize_t n) noexcept nogil:
+    """Ask for the data of the row visited at position ``pos`` (if any)."""
+    cdef Py_ssize_t i
+    if pos < n:
+        i = order[pos]
+        prefetch_span(X + i * d, d * sizeof(X[0]))
+        prefetch_span(Y + i * K, K * sizeof(double))
+        prefetch(sample_weight + i)
 
 
-cdef void update_average(double[:, ::1] W, double[::1] b, double[:, ::1] W_avg,
-                         double[::1] b_avg, long long n_averaged) noexcept nogil:
+cdef void update_average(const double* W, const double* b, double* W_avg,
+                         double* b_avg, Py_ssize_t K, Py_ssize_t d,
+                         long long n_averaged) noexcept nogil:
     """Running mean of the iterates (Polyak-Ruppert averaging)."""
-    cdef Py_ssize_t K = W.shape[0], d = W.shape[1], k, j
+    cdef Py_ssize_t k, j
     cdef double rate = 1.0 / n_averaged
+    for j in range(K * d):
+        W_avg[j] += rate * (W[j] - W_avg[j])
     for k in range(K):
-        for j in range(d):
-            W_avg[k, j] += rate * (W[k, j] - W_avg[k, j])
         b_avg[k] += rate * (b[k] - b_avg[k])
+
+
+cdef inline void after_update(EpochConfig* cfg, Counters* cnt, const double* W,
+                              const double* b, double* W_avg, double* b_avg,
+                              Py_ssize_t K, Py_ssize_t d) noexcept nogil:
+    cnt.t += 1
+    if cfg.average_start >= 0 and cnt.t > cfg.average_start:
+        cnt.n_averaged += 1
+        update_average(W, b, W_avg, b_avg, K, d, cnt.n_averaged)
 
 
 cdef int alloc_workspace(Workspace* ws, Py_ssize_t B, Py_ssize_t K, Py_ssize_t d,
@@ -151,9 +156,11 @@ cdef int alloc_workspace(Workspace* ws, Py_ssize_t B, Py_ssize_t K, Py_ssize_t d
     ws.grad = <double*> malloc(B * K * sizeof(double))
     ws.center_dot = <double*> calloc(B, sizeof(double))
     ws.pred = <double*> malloc(K * sizeof(double))
+    ws.scaled_center = <double*> calloc(d, sizeof(double))
     ws.acc = <double*> calloc(K * d, sizeof(double)) if with_acc else NULL
     ws.acc_b = <double*> calloc(K, sizeof(double)) if with_acc else NULL
-    if ws.grad == NULL or ws.center_dot == NULL or ws.pred == NULL:
+    if (ws.grad == NULL or ws.center_dot == NULL or ws.pred == NULL
+            or ws.scaled_center == NULL):
         return -1
     if with_acc and (ws.acc == NULL or ws.acc_b == NULL):
         return -1
@@ -164,8 +171,231 @@ cdef void free_workspace(Workspace* ws) noexcept nogil:
     free(ws.grad)
     free(ws.center_dot)
     free(ws.pred)
+    free(ws.scaled_center)
     free(ws.acc)
     free(ws.acc_b)
+
+
+# ---- dense: plain SGD ------------------------------------------------------
+
+cdef void sgd_dense_lazy(const floating* X, Py_ssize_t d, const double* Y,
+                         Py_ssize_t K, const double* sample_weight,
+                         const Py_ssize_t* order, Py_ssize_t n,
+                         double* W, double* b, EpochConfig* cfg, Workspace* ws,
+                         Counters* cnt) noexcept nogil:
+    """Plain SGD with at most an L2 penalty and no averaging.
+
+    The coefficients are ``wscale * W``: the L2 prox (division by
+    ``1 + eta * l2``) only shrinks the scalar ``wscale``, and a gradient
+    step adds ``-eta * c / wscale * x`` to W.  Without a penalty ``wscale``
+    stays exactly 1 and this is the textbook update.
+    """
+    cdef Py_ssize_t r, i, k
+    cdef double s, eta, c, scale, wscale = 1.0
+    cdef const floating* x
+    for r in range(n):
+        prefetch_dense_row(X, d, Y, K, sample_weight, order,
+                           r + PREFETCH_DISTANCE, n)
+        i = order[r]
+        x = X + i * d
+        s = sample_weight[i]
+        for k in range(K):
+            ws.pred[k] = b[k] + wscale * dot_dense(x, W + k * d, d)
+        cnt.loss_sum += s * row_loss_grad(cfg.loss, Y + i * K, ws.pred, ws.grad,
+                                          K, cfg.epsilon)
+        cnt.weight_sum += s
+        scale = s * cfg.weight_scale
+        eta = step_size(cfg, cnt.t)
+        for k in range(K):
+            c = ws.grad[k] * scale
+            if c == 0.0:
+                continue
+            axpy_dense(-eta * c / wscale, x, W + k * d, d)
+            if cfg.fit_intercept:
+                b[k] -= eta * c
+        if cfg.l2 > 0.0:
+            wscale /= 1.0 + eta * cfg.l2
+            if wscale < MIN_SCALE:
+                for k in range(K * d):
+                    W[k] *= wscale
+                wscale = 1.0
+        cnt.t += 1
+    if wscale != 1.0:
+        for k in range(K * d):
+            W[k] *= wscale
+
+
+cdef void sgd_dense_eager(const floating* X, Py_ssize_t d, const double* Y,
+                          Py_ssize_t K, const double* sample_weight,
+                          const Py_ssize_t* order, Py_ssize_t n,
+                          double* W, double* b, double* W_avg, double* b_avg,
+                          EpochConfig* cfg, Workspace* ws,
+                          Counters* cnt) noexcept nogil:
+    """Plain SGD with an L1 part or averaging: axpy and prox in one pass."""
+    cdef Py_ssize_t r, i, k, j
+    cdef double s, eta, c, a, scale, threshold, shrink
+    cdef bint penalised = cfg.l1 > 0.0 or cfg.l2 > 0.0
+    cdef const floating* x
+    cdef double* w
+    for r in range(n):
+        prefetch_dense_row(X, d, Y, K, sample_weight, order,
+                           r + PREFETCH_DISTANCE, n)
+        i = order[r]
+        x = X + i * d
+        s = sample_weight[i]
+        for k in range(K):
+            ws.pred[k] = b[k] + dot_dense(x, W + k * d, d)
+        cnt.loss_sum += s * row_loss_grad(cfg.loss, Y + i * K, ws.pred, ws.grad,
+                                          K, cfg.epsilon)
+        cnt.weight_sum += s
+        scale = s * cfg.weight_scale
+        eta = step_size(cfg, cnt.t)
+        threshold = eta * cfg.l1
+        shrink = 1.0 + eta * cfg.l2
+        for k in range(K):
+            c = ws.grad[k] * scale
+            w = W + k * d
+            if c != 0.0 and cfg.fit_intercept:
+                b[k] -= eta * c
+            if not penalised:
+                if c != 0.0:
+                    axpy_dense(-eta * c, x, w, d)
+            elif c != 0.0:
+                a = -eta * c
+                for j in range(d):
+                    w[j] = prox(w[j] + a * x[j], threshold, shrink)
+            else:
+                for j in range(d):
+                    w[j] = prox(w[j], threshold, shrink)
+        after_update(cfg, cnt, W, b, W_avg, b_avg, K, d)
+
+
+# ---- dense: mini-batches, momentum, preconditioning ----------------------------
+
+cdef void finish_step_eager(EpochConfig* cfg, Workspace* ws, double eta,
+                            double* W, double* b, double* velocity,
+                            double* velocity_b, const double* step_scale,
+                            const double* center, Py_ssize_t K,
+                            Py_ssize_t d) noexcept nogil:
+    """Momentum (if any) and the proximal step on every coefficient.
+
+    Without momentum the gradient has already been added to W; with momentum
+    it waits in ``ws.acc`` and enters through the velocity.  With centring,
+    a change of w_j moves the intercept by -center_j * change, which keeps
+    the intercept of the standardised problem fixed (it is not penalised).
+    """
+    cdef Py_ssize_t k, j
+    cdef double mom = cfg.momentum, old, new, shift, eta_j
+    cdef double threshold = eta * cfg.l1, shrink = 1.0 + eta * cfg.l2
+    cdef bint penalised = cfg.l1 > 0.0 or cfg.l2 > 0.0
+    cdef bint centred = cfg.preconditioned and cfg.fit_intercept
+    cdef double* w
+    cdef double* v
+    cdef double* acc
+    for k in range(K):
+        w = W + k * d
+        if mom > 0.0:
+            v = velocity + k * d
+            acc = ws.acc + k * d
+            for j in range(d):
+                v[j] = mom * v[j] - eta * acc[j]
+                w[j] += v[j]
+                acc[j] = 0.0
+            if cfg.fit_intercept:
+                velocity_b[k] = mom * velocity_b[k] - eta * ws.acc_b[k]
+                b[k] += velocity_b[k]
+            ws.acc_b[k] = 0.0
+        if not penalised:
+            continue
+        if not cfg.preconditioned:
+            for j in range(d):
+                w[j] = prox(w[j], threshold, shrink)
+            continue
+        shift = 0.0
+        for j in range(d):
+            old = w[j]
+            eta_j = eta * step_scale[j]
+            new = prox(old, eta_j * cfg.l1, 1.0 + eta_j * cfg.l2)
+            w[j] = new
+            if centred:
+                shift += (new - old) * center[j]
+        b[k] -= shift
+
+
+cdef void epoch_dense_general(const floating* X, Py_ssize_t d, const double* Y,
+                              Py_ssize_t K, const double* sample_weight,
+                              const Py_ssize_t* order, Py_ssize_t n,
+                              double* W, double* b, double* velocity,
+                              double* velocity_b, double* W_avg, double* b_avg,
+                              const double* step_scale, const double* center,
+                              EpochConfig* cfg, Workspace* ws,
+                              Counters* cnt) noexcept nogil:
+    """Mini-batches, momentum and preconditioning (eager prox per update)."""
+    cdef Py_ssize_t B = max(1, min(cfg.batch_size, n))
+    cdef Py_ssize_t batch, start, nb, r, i, k, j
+    cdef bint with_momentum = cfg.momentum > 0.0
+    cdef bint lookahead = with_momentum and cfg.nesterov
+    cdef bint centred = cfg.preconditioned and cfg.fit_intercept
+    cdef double s, eta, c, ec, scale
+    cdef const floating* x
+    cdef double* w
+    cdef double* acc
+    if centred:
+        for j in range(d):
+            ws.scaled_center[j] = step_scale[j] * center[j]
+    for batch in range((n + B - 1) // B):
+        start = batch * B
+        nb = min(B, n - start)
+        # 1. loss derivatives of the batch rows at the current point
+        for r in range(nb):
+            prefetch_dense_row(X, d, Y, K, sample_weight, order,
+                               start + r + PREFETCH_DISTANCE, n)
+            i = order[start + r]
+            x = X + i * d
+            s = sample_weight[i]
+            for k in range(K):
+                ws.pred[k] = b[k] + dot_dense(x, W + k * d, d)
+                if lookahead:
+                    ws.pred[k] += cfg.momentum * (
+                        velocity_b[k] + dot_dense(x, velocity + k * d, d))
+            cnt.loss_sum += s * row_loss_grad(cfg.loss, Y + i * K, ws.pred,
+                                              &ws.grad[r * K], K, cfg.epsilon)
+            cnt.weight_sum += s
+            scale = s * cfg.weight_scale / nb
+            for k in range(K):
+                ws.grad[r * K + k] *= scale
+            if centred:
+                ws.center_dot[r] = dot_dense(x, ws.scaled_center, d) - cfg.center_sq
+        # 2. the gradient step (into W, or into the momentum accumulator);
+        #    the rows are still in cache from step 1
+        eta = step_size(cfg, cnt.t)
+        for r in range(nb):
+            x = X + order[start + r] * d
+            for k in range(K):
+                c = ws.grad[r * K + k]
+                if c == 0.0:
+                    continue
+                if with_momentum:
+                    acc = ws.acc + k * d
+                    if cfg.preconditioned:
+                        for j in range(d):
+                            acc[j] += c * step_scale[j] * (x[j] - center[j])
+                    else:
+                        axpy_dense(c, x, acc, d)
+                    ws.acc_b[k] += c * (1.0 - ws.center_dot[r])
+                    continue
+                w = W + k * d
+                if cfg.preconditioned:
+                    ec = eta * c
+                    for j in range(d):
+                        w[j] -= ec * step_scale[j] * (x[j] - center[j])
+                else:
+                    axpy_dense(-eta * c, x, w, d)
+                if cfg.fit_intercept:
+                    b[k] -= eta * c * (1.0 - ws.center_dot[r])
+        finish_step_eager(cfg, ws, eta, W, b, velocity, velocity_b,
+                          step_scale, center, K, d)
+        after_update(cfg, cnt, W, b, W_avg, b_avg, K, d)
 
 
 def epoch_dense(const floating[:, ::1] X, const double[:, ::1] Y,
@@ -202,96 +432,81 @@ def epoch_dense(const floating[:, ::1] X, const double[:, ::1] Y,
     """
     cdef Py_ssize_t n = order.shape[0], d = X.shape[1], K = W.shape[0]
     cdef Py_ssize_t B = max(1, min(cfg.batch_size, n))
-    cdef Py_ssize_t batch, start, nb, r, i, k, j
     cdef bint with_momentum = cfg.momentum > 0.0
-    cdef bint lookahead = with_momentum and cfg.nesterov
-    cdef double loss_sum = 0.0, weight_sum = 0.0, s, eta, c, scale
-    cdef const floating* x
+    cdef Counters cnt = Counters(t, n_averaged, 0.0, 0.0)
     cdef Workspace ws
+    if n == 0 or d == 0:
+        return t, n_averaged, 0.0, 0.0
+    # Raw pointers: the helpers index rows as X + i * d (C-contiguous).
+    cdef const floating* Xp = &X[0, 0]
+    cdef double* vel = &velocity[0, 0] if with_momentum else NULL
+    cdef double* vel_b = &velocity_b[0] if with_momentum else NULL
+    cdef bint averaging = cfg.average_start >= 0
+    cdef double* Wa = &W_avg[0, 0] if averaging else NULL
+    cdef double* ba = &b_avg[0] if averaging else NULL
+    cdef const double* ss = &step_scale[0] if cfg.preconditioned else NULL
+    cdef const double* ctr = &center[0] if cfg.preconditioned else NULL
     if alloc_workspace(&ws, B, K, d, with_momentum) != 0:
         free_workspace(&ws)
         raise MemoryError()
     with nogil:
-        for batch in range((n + B - 1) // B):
-            start = batch * B
-            nb = min(B, n - start)
-            # 1. loss derivatives of the batch rows at the current point
-            for r in range(nb):
-                i = order[start + r]
-                x = &X[i, 0]
-                s = sample_weight[i]
-                for k in range(K):
-                    ws.pred[k] = b[k] + dot_dense(x, &W[k, 0], d)
-                    if lookahead:
-                        ws.pred[k] += cfg.momentum * (
-                            velocity_b[k] + dot_dense(x, &velocity[k, 0], d))
-                loss_sum += s * row_loss_grad(cfg.loss, &Y[i, 0], ws.pred,
-                                              &ws.grad[r * K], K, cfg.epsilon)
-                weight_sum += s
-                scale = s * cfg.weight_scale / nb
-                for k in range(K):
-                    ws.grad[r * K + k] *= scale
-                if cfg.preconditioned and cfg.fit_intercept:
-                    ws.center_dot[r] = -cfg.center_sq
-                    for j in range(d):
-                        ws.center_dot[r] += step_scale[j] * center[j] * x[j]
-            # 2. the gradient step (into W, or into the momentum accumulator)
-            eta = step_size(&cfg, t)
-            for r in range(nb):
-                x = &X[order[start + r], 0]
-                for k in range(K):
-                    c = ws.grad[r * K + k]
-                    if c == 0.0:
-                        continue
-                    if with_momentum:
-                        if cfg.preconditioned:
-                            for j in range(d):
-                                ws.acc[k * d + j] += c * step_scale[j] * (x[j] - center[j])
-                        else:
-                            axpy_dense(c, x, &ws.acc[k * d], d)
-                        ws.acc_b[k] += c * (1.0 - ws.center_dot[r])
-                        continue
-                    if cfg.preconditioned:
-                        for j in range(d):
-                            W[k, j] -= eta * c * step_scale[j] * (x[j] - center[j])
-                    else:
-                        axpy_dense(-eta * c, x, &W[k, 0], d)
-                    if cfg.fit_intercept:
-                        b[k] -= eta * c * (1.0 - ws.center_dot[r])
-            finish_step_eager(&cfg, &ws, eta, W, b, velocity, velocity_b,
-                              step_scale, center)
-            t += 1
-            if cfg.average_start >= 0 and t > cfg.average_start:
-                n_averaged += 1
-                update_average(W, b, W_avg, b_avg, n_averaged)
+        if B == 1 and not with_momentum and not cfg.preconditioned:
+            if cfg.l1 == 0.0 and not averaging:
+                sgd_dense_lazy(Xp, d, &Y[0, 0], K, &sample_weight[0], &order[0],
+                               n, &W[0, 0], &b[0], &cfg, &ws, &cnt)
+            else:
+                sgd_dense_eager(Xp, d, &Y[0, 0], K, &sample_weight[0], &order[0],
+                                n, &W[0, 0], &b[0], Wa, ba, &cfg, &ws, &cnt)
+        else:
+            epoch_dense_general(Xp, d, &Y[0, 0], K, &sample_weight[0], &order[0],
+                                n, &W[0, 0], &b[0], vel, vel_b, Wa, ba,
+                                ss, ctr, &cfg, &ws, &cnt)
     free_workspace(&ws)
-    return t, n_averaged, loss_sum, weight_sum
+    return cnt.t, cnt.n_averaged, cnt.loss_sum, cnt.weight_sum
 
 
-cdef inline void catch_up(double[:, ::1] W, Py_ssize_t j, double l1_total,
-                          double* l1_applied) noexcept nogil:
+# ---- CSR --------------------------------------------------------------------
+
+cdef inline void catch_up(double* W, Py_ssize_t K, Py_ssize_t d, Py_ssize_t j,
+                          double l1_total, double* l1_applied) noexcept nogil:
     """Apply to feature j the L1 thresholds it missed since it was last read."""
     cdef Py_ssize_t k
     cdef double missed = l1_total - l1_applied[j], w, a
     if missed <= 0.0:
         return
-    for k in range(W.shape[0]):
-        w = W[k, j]
+    for k in range(K):
+        w = W[k * d + j]
         a = fabs(w) - missed
-        W[k, j] = copysign(a, w) if a > 0.0 else 0.0
+        W[k * d + j] = copysign(a, w) if a > 0.0 else 0.0
     l1_applied[j] = l1_total
 
 
-cdef void fold_scale(double[:, ::1] W, double scale, double l1_total,
-                     double* l1_applied) noexcept nogil:
+cdef void fold_scale(double* W, Py_ssize_t K, Py_ssize_t d, double scale,
+                     double l1_total, double* l1_applied) noexcept nogil:
     """Bring every feature up to date and fold the lazy scale into W."""
-    cdef Py_ssize_t K = W.shape[0], d = W.shape[1], k, j
+    cdef Py_ssize_t j
     for j in range(d):
-        catch_up(W, j, l1_total, l1_applied)
+        catch_up(W, K, d, j, l1_total, l1_applied)
         l1_applied[j] = 0.0
-    for k in range(K):
-        for j in range(d):
-            W[k, j] *= scale
+    for j in range(K * d):
+        W[j] *= scale
+
+
+cdef inline void prefetch_csr_row(const floating* vals, const index_t* cols,
+                                  const index_t* indptr, const double* Y,
+                                  Py_ssize_t K, const double* sample_weight,
+                                  const Py_ssize_t* order, Py_ssize_t pos,
+                                  Py_ssize_t n) noexcept nogil:
+    """Ask for the values, indices, target and weight of the row at ``pos``."""
+    cdef Py_ssize_t i, start, nnz
+    if pos < n:
+        i = order[pos]
+        start = indptr[i]
+        nnz = indptr[i + 1] - start
+        prefetch_span(vals + start, nnz * sizeof(vals[0]))
+        prefetch_span(cols + start, nnz * sizeof(cols[0]))
+        prefetch_span(Y + i * K, K * sizeof(double))
+        prefetch(sample_weight + i)
 
 
 def epoch_csr(const floating[::1] data, const index_t[::1] indices,
@@ -311,15 +526,31 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
     cdef Py_ssize_t batch, start, nb, r, i, k, m, row_start, nnz
     cdef bint with_momentum = cfg.momentum > 0.0
     cdef bint lookahead = with_momentum and cfg.nesterov
-    cdef bint lazy = not with_momentum and cfg.average_start < 0
-    cdef double loss_sum = 0.0, weight_sum = 0.0, s, eta, c, scale
+    cdef bint averaging = cfg.average_start >= 0
+    cdef bint lazy = not with_momentum and not averaging
+    cdef double s, eta, c, scale
     cdef double wscale = 1.0, l1_total = 0.0
-    cdef const floating* vals = &data[0] if data.shape[0] > 0 else NULL
-    cdef const index_t* cols = &indices[0] if indices.shape[0] > 0 else NULL
-    cdef double* l1_applied = <double*> calloc(d, sizeof(double))
+    cdef Counters cnt = Counters(t, n_averaged, 0.0, 0.0)
     cdef Workspace ws
     cdef EpochConfig eager_cfg = cfg
     eager_cfg.preconditioned = False
+    if n == 0 or d == 0:
+        return t, n_averaged, 0.0, 0.0
+    # Base pointers taken once: a row with no stored value must not index
+    # past the end of ``data`` (a bounds-checked build would raise there).
+    cdef const floating* vals = &data[0] if data.shape[0] > 0 else NULL
+    cdef const index_t* cols = &indices[0] if indices.shape[0] > 0 else NULL
+    cdef const index_t* ptr = &indptr[0]
+    cdef const Py_ssize_t* orderp = &order[0]
+    cdef const double* Yp = &Y[0, 0]
+    cdef const double* sw = &sample_weight[0]
+    cdef double* Wp = &W[0, 0]
+    cdef double* bp = &b[0]
+    cdef double* vel = &velocity[0, 0] if with_momentum else NULL
+    cdef double* vel_b = &velocity_b[0] if with_momentum else NULL
+    cdef double* Wa = &W_avg[0, 0] if averaging else NULL
+    cdef double* ba = &b_avg[0] if averaging else NULL
+    cdef double* l1_applied = <double*> calloc(d, sizeof(double))
     if l1_applied == NULL or alloc_workspace(&ws, B, K, d, with_momentum) != 0:
         free(l1_applied)
         free_workspace(&ws)
@@ -330,62 +561,62 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
             nb = min(B, n - start)
             # 1. loss derivatives of the batch rows (features caught up first)
             for r in range(nb):
-                i = order[start + r]
-                row_start = indptr[i]
-                nnz = indptr[i + 1] - row_start
+                prefetch_csr_row(vals, cols, ptr, Yp, K, sw, orderp,
+                                 start + r + PREFETCH_DISTANCE, n)
+                i = orderp[start + r]
+                row_start = ptr[i]
+                nnz = ptr[i + 1] - row_start
                 if lazy and cfg.l1 > 0.0:
                     for m in range(nnz):
-                        catch_up(W, cols[row_start + m], l1_total, l1_applied)
-                s = sample_weight[i]
+                        catch_up(Wp, K, d, cols[row_start + m], l1_total, l1_applied)
+                s = sw[i]
                 for k in range(K):
-                    ws.pred[k] = b[k] + wscale * dot_csr(
-                        vals + row_start, cols + row_start, nnz, &W[k, 0])
+                    ws.pred[k] = bp[k] + wscale * dot_csr(
+                        vals + row_start, cols + row_start, nnz, Wp + k * d)
                     if lookahead:
-                        ws.pred[k] += cfg.momentum * (velocity_b[k] + dot_csr(
-                            vals + row_start, cols + row_start, nnz, &velocity[k, 0]))
-                loss_sum += s * row_loss_grad(cfg.loss, &Y[i, 0], ws.pred,
-                                              &ws.grad[r * K], K, cfg.epsilon)
-                weight_sum += s
+                        ws.pred[k] += cfg.momentum * (vel_b[k] + dot_csr(
+                            vals + row_start, cols + row_start, nnz, vel + k * d))
+                cnt.loss_sum += s * row_loss_grad(cfg.loss, Yp + i * K, ws.pred,
+                                                  &ws.grad[r * K], K, cfg.epsilon)
+                cnt.weight_sum += s
                 scale = s * cfg.weight_scale / nb
                 for k in range(K):
                     ws.grad[r * K + k] *= scale
             # 2. the gradient step
-            eta = step_size(&cfg, t)
+            eta = step_size(&cfg, cnt.t)
             for r in range(nb):
-                i = order[start + r]
-                row_start = indptr[i]
-                nnz = indptr[i + 1] - row_start
+                i = orderp[start + r]
+                row_start = ptr[i]
+                nnz = ptr[i + 1] - row_start
                 for k in range(K):
                     c = ws.grad[r * K + k]
                     if c == 0.0:
                         continue
                     if with_momentum:
                         axpy_csr(c, vals + row_start, cols + row_start, nnz,
-                                 &ws.acc[k * d])
+                                 ws.acc + k * d)
                         ws.acc_b[k] += c
                         continue
                     axpy_csr(-eta * c / wscale, vals + row_start, cols + row_start,
-                             nnz, &W[k, 0])
+                             nnz, Wp + k * d)
                     if cfg.fit_intercept:
-                        b[k] -= eta * c
+                        bp[k] -= eta * c
             # 3. the penalty: lazily (scale and running L1 total) or eagerly
             if lazy:
                 # prox in units of W: threshold eta*l1/wscale, then shrink scale
                 l1_total += eta * cfg.l1 / wscale
                 wscale /= 1.0 + eta * cfg.l2
                 if wscale < MIN_SCALE:
-                    fold_scale(W, wscale, l1_total, l1_applied)
+                    fold_scale(Wp, K, d, wscale, l1_total, l1_applied)
                     wscale = 1.0
                     l1_total = 0.0
+                cnt.t += 1
             else:
-                finish_step_eager(&eager_cfg, &ws, eta, W, b, velocity, velocity_b,
-                                  b, b)
-            t += 1
-            if cfg.average_start >= 0 and t > cfg.average_start:
-                n_averaged += 1
-                update_average(W, b, W_avg, b_avg, n_averaged)
+                finish_step_eager(&eager_cfg, &ws, eta, Wp, bp, vel, vel_b,
+                                  NULL, NULL, K, d)
+                after_update(&cfg, &cnt, Wp, bp, Wa, ba, K, d)
         if lazy:
-            fold_scale(W, wscale, l1_total, l1_applied)
+            fold_scale(Wp, K, d, wscale, l1_total, l1_applied)
     free(l1_applied)
     free_workspace(&ws)
-    return t, n_averaged, loss_sum, weight_sum
+    return cnt.t, cnt.n_averaged, cnt.loss_sum, cnt.weight_sum
