@@ -11,8 +11,8 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_diabetes, make_regression
-from sklearn.linear_model import Ridge
+from sklearn.datasets import load_diabetes, load_iris, make_classification, make_regression
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import train_test_split
 
 import skgd
@@ -92,3 +92,45 @@ def test_default_regressor_reaches_optimum_on_any_scale(estimator, case):
     pred, optimum = est.predict(X_test), exact.predict(X_test)
     assert relative_distance(pred, optimum, y_test) < PREDICTION_RTOL
     assert abs(est.score(X_test, y_test) - exact.score(X_test, y_test)) < R2_TOL
+
+
+def classification_data():
+    # Data sets whose classes overlap: on linearly separable data the optimum
+    # of a nearly unpenalised log-loss (alpha = 1e-4 on features scaled by
+    # 1e4) runs off to infinity and no solver, exact ones included, reaches it.
+    X, y = load_iris(return_X_y=True)
+    yield "iris versicolor/virginica", X[y > 0], y[y > 0]
+    X, y = make_classification(n_samples=600, n_features=10, n_informative=5, flip_y=0.1,
+                               n_classes=3, random_state=0)
+    yield "synthetic-3", X, y
+    X, y = make_classification(n_samples=600, n_features=8, n_informative=4, flip_y=0.05,
+                               random_state=1)
+    yield "synthetic-2", X, y
+
+
+CLASSIFICATION_CASES = [
+    (name, scale_name, X, y, scale, offset)
+    for name, X, y in classification_data()
+    for scale_name, (scale, offset) in scalings(X.shape[1]).items()
+]
+
+
+@pytest.mark.skipif(not hasattr(skgd, "GDClassifier"), reason="GDClassifier not built yet")
+@pytest.mark.parametrize("case", CLASSIFICATION_CASES, ids=lambda c: f"{c[0]}-{c[1]}")
+def test_default_classifier_reaches_optimum_on_any_scale(case):
+    _, _, X, y, scale, offset = case
+    X_train, X_test, y_train, y_test = train_test_split(X * scale, y, random_state=0, stratify=y)
+    est = fit_without_warnings(skgd.GDClassifier(), X_train + offset * scale,
+                               y_train)
+    # GDClassifier minimises (1/n) sum log-loss + alpha/2 ||w||^2; times C n
+    # with C = 1/(alpha n) this is LogisticRegression's C sum log-loss + 1/2 ||w||^2.
+    # An offset of the features is absorbed by the unpenalised intercept, so
+    # the optimum's predictions do not depend on it: the reference is fitted
+    # without the offset (Newton's method loses digits on offsets of 1e7).
+    exact = LogisticRegression(C=1.0 / (est.alpha * len(y_train)), solver="newton-cholesky",
+                               tol=1e-12, max_iter=1000).fit(X_train, y_train)
+    proba = est.predict_proba(X_test + offset * scale)
+    optimum = exact.predict_proba(X_test)
+    assert np.linalg.norm(proba - optimum) / np.linalg.norm(optimum) < PREDICTION_RTOL
+    accuracy = est.score(X_test + offset * scale, y_test)
+    assert abs(accuracy - exact.score(X_test, y_test)) <= ACCURACY_TOL
