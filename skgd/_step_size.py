@@ -13,9 +13,11 @@ unchanged (the intercept is not penalised; the penalty of ``w`` becomes a
 per-feature penalty of ``w~``), so its optimum is the optimum in the user's
 coordinates.  Gradient steps on ``w~`` written back on ``w`` are steps
 multiplied by ``step_scale_j = 1 / sigma_j^2`` on centred features: this is
-what the kernels receive.  Sparse input is never centred (centring would
-destroy sparsity) and is not rescaled either: its steps come from the data's
-smoothness constant alone (see ``sparse_row_bound``).
+what the kernels receive.  The stochastic kernels never centre sparse input
+(centring would destroy sparsity) and do not rescale it either: its steps
+come from the data's smoothness constant alone.  The batch solver, which
+only maps coefficients and gradients, standardises sparse input as well
+(``batch_preconditioner``).
 
 All constants are weighted by the sample weights, so that an integer weight
 means exactly what repeating the row means.
@@ -27,6 +29,7 @@ import scipy.sparse as sp
 from ._fast._gradient import gradient_csr, gradient_dense
 from ._fast._utils import (
     column_moments_dense,
+    column_sq_mean_csr,
     row_sq_norms_csr,
     row_sq_norms_dense,
 )
@@ -65,11 +68,16 @@ class Preconditioner:
             return cls.identity(d)
         mean, var = np.empty(d), np.empty(d)
         column_moments_dense(X, sample_weight, mean, var)
+        return cls.from_moments(mean, var, fit_intercept)
+
+    @classmethod
+    def from_moments(cls, mean, var, fit_intercept):
+        """Standardise by given weighted column means and variances."""
         if not fit_intercept:
             # Without an intercept the features cannot be centred: scale by
             # the root mean square instead of the standard deviation.
             var = var + mean**2
-            mean = np.zeros(d)
+            mean = np.zeros_like(mean)
         floor = np.maximum((_RELATIVE_SPREAD_FLOOR * mean) ** 2, np.finfo(float).tiny)
         with np.errstate(divide="ignore", over="ignore"):
             step_scale = np.where(var > floor, 1.0 / var, 1.0)
@@ -94,6 +102,38 @@ class Preconditioner:
         """Per-feature factors of the L1 and L2 strengths in (W~, b~)."""
         root = np.sqrt(self.step_scale)
         return root, self.step_scale
+
+
+def batch_preconditioner(X, sample_weight, fit_intercept):
+    """The preconditioner of the batch solver: standardise dense and sparse X.
+
+    The batch solver never forms the standardised matrix: it maps the
+    coefficients to the user's coordinates before each fused pass over X and
+    the gradient back by the chain rule, so centring costs nothing and keeps
+    CSR input sparse.  Sparse input is therefore standardised as well (the
+    stochastic kernels, which step on rows, cannot centre it and leave it as
+    it is), which makes the batch solver's iteration count independent of
+    the feature scales for both formats.
+    """
+    if not sp.issparse(X):
+        return Preconditioner.from_data(X, sample_weight, fit_intercept)
+    n, d = X.shape
+    total = sample_weight.sum()
+    # Weighted column sums from one fused pass (squared loss at w = 0, b = 1,
+    # y = 0: every residual is 1), accumulated in double for float32 too, no
+    # copy of X; stored zeros add exact zeros, so they change no bit.
+    sums, _ = np.empty((1, d)), np.empty(1)
+    zero_w = np.zeros((1, d))
+    _gradient_kernel(X)(np.zeros((n, 1)), sample_weight, zero_w, np.ones(1),
+                        zero_w, np.ones(1), sums, _, 0, 0.0)
+    mean = sums[0] / total
+    sq_mean = np.empty(d)
+    column_sq_mean_csr(X.data, X.indices, X.indptr, sample_weight, sq_mean)
+    var = sq_mean - mean**2
+    # One pass cannot resolve a spread below the rounding of sq_mean: such a
+    # column is constant as far as this is concerned and keeps step 1.
+    var[var <= 1e-8 * sq_mean] = 0.0
+    return Preconditioner.from_moments(mean, var, fit_intercept)
 
 
 def loss_curvature(loss):
