@@ -327,7 +327,7 @@ class GDClassifier(_ClassifierMixinGD):
 
     Parameters
     ----------
-    loss : {'log_loss', 'hinge', 'squared_hinge', 'modified_huber', \\
+    loss : {'log_loss', 'hinge', 'squared_hinge', 'modified_huber', \
             'perceptron'}, default='log_loss'
         ``L(y, p)`` for ``y`` in {-1, +1}: ``log(1 + exp(-y p))``;
         ``max(0, 1 - y p)`` and its square; the modified Huber loss

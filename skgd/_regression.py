@@ -214,7 +214,7 @@ _SHARED_DOC_ATTRS = """
     n_features_in_ : int
         Number of features seen during ``fit``.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features seen during ``fit``, when they are strings.
 """
 
@@ -238,7 +238,7 @@ class GDRegressor(_RegressorMixinGD):
 
     Parameters
     ----------
-    loss : {'squared_error', 'huber', 'epsilon_insensitive', \\
+    loss : {'squared_error', 'huber', 'epsilon_insensitive', \
             'squared_epsilon_insensitive'}, default='squared_error'
         ``L(y, p)``: ``(y - p)^2 / 2``; Huber with threshold ``epsilon``;
         ``max(0, |y - p| - epsilon)`` and its square.
