@@ -66,12 +66,22 @@ def _write_api_page(app=None):
         ".. currentmodule:: skgd",
         "",
     ]
-    for title, group in (("Estimators", estimators), ("Plotting", displays),
-                         ("Other", others)):
+    for title, group in (
+        ("Estimators", estimators),
+        ("Plotting", displays),
+        ("Other", others),
+    ):
         if not group:
             continue
-        lines += [title, "-" * len(title), "", ".. autosummary::",
-                  "   :toctree: generated/", "   :template: class.rst", ""]
+        lines += [
+            title,
+            "-" * len(title),
+            "",
+            ".. autosummary::",
+            "   :toctree: generated/",
+            "   :template: class.rst",
+            "",
+        ]
         lines += [f"   {name}" for name in group] + [""]
     lines += [
         "Command line",

@@ -24,10 +24,17 @@ X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0, strati
 scaler = StandardScaler().fit(X_train)
 X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
 
-clf = GDClassifier(solver="sgd", early_stopping=True, validation_fraction=0.2,
-                   n_iter_no_change=10, random_state=0).fit(X_train, y_train)
-print(f"stopped after {clf.n_iter_} epochs; best validation accuracy "
-      f"{clf.best_validation_score_:.3f}, test accuracy {clf.score(X_test, y_test):.3f}")
+clf = GDClassifier(
+    solver="sgd",
+    early_stopping=True,
+    validation_fraction=0.2,
+    n_iter_no_change=10,
+    random_state=0,
+).fit(X_train, y_train)
+print(
+    f"stopped after {clf.n_iter_} epochs; best validation accuracy "
+    f"{clf.best_validation_score_:.3f}, test accuracy {clf.score(X_test, y_test):.3f}"
+)
 
 # %%
 # The objective keeps falling while the held-out accuracy has levelled off:

@@ -30,21 +30,26 @@ warnings.filterwarnings("ignore", category=ConvergenceWarning)
 X, y = load_breast_cancer(return_X_y=True)
 X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0, stratify=y)
 
-pipe = Pipeline([
-    ("scale", StandardScaler()),
-    ("clf", GDClassifier(eta0=0.01, max_iter=200, random_state=0)),
-])
+pipe = Pipeline(
+    [
+        ("scale", StandardScaler()),
+        ("clf", GDClassifier(eta0=0.01, max_iter=200, random_state=0)),
+    ]
+)
 grid = {
     "clf__solver": ["batch", "sgd", "minibatch"],
     "clf__alpha": [1e-4, 1e-2, 1.0],
     "clf__learning_rate": ["auto", "invscaling"],
 }
-search = GridSearchCV(pipe, grid, cv=StratifiedKFold(3, shuffle=True, random_state=0),
-                      n_jobs=2)
+search = GridSearchCV(
+    pipe, grid, cv=StratifiedKFold(3, shuffle=True, random_state=0), n_jobs=2
+)
 search.fit(X_train, y_train)
 print("best parameters:", search.best_params_)
-print(f"cross-validated accuracy {search.best_score_:.3f}, "
-      f"test accuracy {search.score(X_test, y_test):.3f}")
+print(
+    f"cross-validated accuracy {search.best_score_:.3f}, "
+    f"test accuracy {search.score(X_test, y_test):.3f}"
+)
 
 # %%
 # The whole grid
@@ -57,9 +62,11 @@ rows = [(s, lr) for s in grid["clf__solver"] for lr in grid["clf__learning_rate"
 scores = np.empty((len(rows), len(grid["clf__alpha"])))
 for i, (solver, lr) in enumerate(rows):
     for j, alpha in enumerate(grid["clf__alpha"]):
-        mask = ((results["param_clf__solver"] == solver)
-                & (results["param_clf__learning_rate"] == lr)
-                & (results["param_clf__alpha"] == alpha))
+        mask = (
+            (results["param_clf__solver"] == solver)
+            & (results["param_clf__learning_rate"] == lr)
+            & (results["param_clf__alpha"] == alpha)
+        )
         scores[i, j] = results["mean_test_score"][mask][0]
 
 fig, ax = plt.subplots(figsize=(6.5, 4.5), layout="constrained")
@@ -78,5 +85,7 @@ plt.show()
 # The refitted best pipeline is an ordinary fitted Pipeline; its last step
 # carries the loss curve of the final fit.
 best = search.best_estimator_[-1]
-print(f"{best.solver_} solver, {best.n_iter_} epochs, "
-      f"final objective {best.loss_curve_[-1]:.4f}")
+print(
+    f"{best.solver_} solver, {best.n_iter_} epochs, "
+    f"final objective {best.loss_curve_[-1]:.4f}"
+)

@@ -49,8 +49,14 @@ def fit_all(X, y):
     fits = {}
     for name, params in SCHEDULES.items():
         params = {"tol": None, **params}
-        reg = GDRegressor(solver="sgd", learning_rate=name, alpha=alpha, max_iter=40,
-                          random_state=0, **params)
+        reg = GDRegressor(
+            solver="sgd",
+            learning_rate=name,
+            alpha=alpha,
+            max_iter=40,
+            random_state=0,
+            **params,
+        )
         try:
             fits[name] = reg.fit(X, y)
         except ValueError as exc:
@@ -60,7 +66,10 @@ def fit_all(X, y):
 
 def objective(model, X, y):
     """GDRegressor's objective: (1/n) sum (y - p)^2 / 2 + alpha/2 ||w||^2."""
-    return 0.5 * np.mean((y - model.predict(X)) ** 2) + alpha / 2 * model.coef_ @ model.coef_
+    return (
+        0.5 * np.mean((y - model.predict(X)) ** 2)
+        + alpha / 2 * model.coef_ @ model.coef_
+    )
 
 
 def optimum(X, y):
@@ -115,9 +124,14 @@ plt.show()
 # penalty is not invariant to the feature scales, so the two problems have
 # different optima). The loss curves of the stochastic solvers are running
 # means over each epoch, so they sit a little above these values.
-for title, data, results in (("standardised", X, fits), ("badly scaled", X_bad, fits_bad)):
+for title, data, results in (
+    ("standardised", X, fits),
+    ("badly scaled", X_bad, fits_bad),
+):
     best = optimum(data, y)
     for name, reg in results.items():
         value = objective(reg, data, y)
-        print(f"{title:>13} {name:>10}: {reg.n_iter_:2d} epochs, objective "
-              f"{value:8.2f}, relative gap {(value - best) / best:.1e}")
+        print(
+            f"{title:>13} {name:>10}: {reg.n_iter_:2d} epochs, objective "
+            f"{value:8.2f}, relative gap {(value - best) / best:.1e}"
+        )

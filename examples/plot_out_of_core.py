@@ -30,14 +30,23 @@ from sklearn.linear_model import SGDClassifier
 from skgd import GDClassifier, LossCurveDisplay
 
 n_samples, n_features, chunk = 120_000, 40, 10_000
-X_all, y_all = make_classification(n_samples=n_samples + 10_000, n_features=n_features,
-                                   n_informative=20, n_classes=3, class_sep=0.8,
-                                   random_state=0)
+X_all, y_all = make_classification(
+    n_samples=n_samples + 10_000,
+    n_features=n_features,
+    n_informative=20,
+    n_classes=3,
+    class_sep=0.8,
+    random_state=0,
+)
 X_test, y_test = X_all[n_samples:], y_all[n_samples:]
 
 folder = tempfile.mkdtemp()
-X_disk = np.memmap(os.path.join(folder, "X.dat"), dtype=np.float32, mode="w+",
-                   shape=(n_samples, n_features))
+X_disk = np.memmap(
+    os.path.join(folder, "X.dat"),
+    dtype=np.float32,
+    mode="w+",
+    shape=(n_samples, n_features),
+)
 X_disk[:] = X_all[:n_samples]
 X_disk.flush()
 y_disk = y_all[:n_samples]
@@ -48,7 +57,7 @@ print(f"{X_disk.nbytes / 1e6:.1f} MB on disk, read in chunks of {chunk} rows")
 def chunks():
     """The rows of the file, one chunk at a time (read only when asked)."""
     for start in range(0, n_samples, chunk):
-        yield np.asarray(X_disk[start:start + chunk]), y_disk[start:start + chunk]
+        yield np.asarray(X_disk[start : start + chunk]), y_disk[start : start + chunk]
 
 
 # %%
@@ -69,8 +78,10 @@ for epoch in range(2):
             history[name].append(model.score(X_test, y_test))
 
 gd = models["GDClassifier"]
-print(f"GDClassifier: solver {gd.solver_!r}, {gd.n_iter_} partial_fit calls, "
-      f"{gd.t_} updates, coef_ dtype {gd.coef_.dtype}")
+print(
+    f"GDClassifier: solver {gd.solver_!r}, {gd.n_iter_} partial_fit calls, "
+    f"{gd.t_} updates, coef_ dtype {gd.coef_.dtype}"
+)
 
 # %%
 # Compared with a fit on all rows in memory
@@ -84,8 +95,12 @@ seen = np.arange(1, len(history["GDClassifier"]) + 1) * chunk
 fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
 for name, scores in history.items():
     ax.plot(seen, scores, marker=".", label=f"{name}.partial_fit")
-ax.axhline(full.score(X_test, y_test), color="0.3", linestyle=":",
-           label="GDClassifier(solver='batch').fit on all rows")
+ax.axhline(
+    full.score(X_test, y_test),
+    color="0.3",
+    linestyle=":",
+    label="GDClassifier(solver='batch').fit on all rows",
+)
 ax.axvline(n_samples, color="0.7", linewidth=1)
 ax.set_xlabel("rows seen")
 ax.set_ylabel("test accuracy")
@@ -100,5 +115,5 @@ disp = LossCurveDisplay.from_estimator(gd, marker=".")
 disp.ax_.set_xlabel("partial_fit call (one epoch over a chunk)")
 plt.show()
 
-del X_disk
+
 shutil.rmtree(folder)

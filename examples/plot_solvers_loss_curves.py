@@ -41,9 +41,11 @@ models = {}
 for solver in ("batch", "sgd", "minibatch"):
     start = time.perf_counter()
     models[solver] = GDClassifier(solver=solver, alpha=alpha, random_state=0).fit(X, y)
-    print(f"{solver:>9}: {models[solver].n_iter_:4d} epochs, "
-          f"{time.perf_counter() - start:.2f} s, "
-          f"final objective {models[solver].loss_curve_[-1]:.4f}")
+    print(
+        f"{solver:>9}: {models[solver].n_iter_:4d} epochs, "
+        f"{time.perf_counter() - start:.2f} s, "
+        f"final objective {models[solver].loss_curve_[-1]:.4f}"
+    )
 
 # %%
 # The exact optimum of the same objective

@@ -50,8 +50,10 @@ labels = rng.randint(len(topics), size=n_docs)
 corpus = [document(t) for t in labels]
 y = np.array(topics)[labels]
 X = TfidfVectorizer().fit_transform(corpus)
-print(f"{X.shape[0]} documents, {X.shape[1]} features, "
-      f"{X.nnz / X.shape[0]:.0f} non-zeros per row ({X.nnz / np.prod(X.shape):.2%} dense)")
+print(
+    f"{X.shape[0]} documents, {X.shape[1]} features, "
+    f"{X.nnz / X.shape[0]:.0f} non-zeros per row ({X.nnz / np.prod(X.shape):.2%} dense)"
+)
 X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0, stratify=y)
 
 # %%
@@ -63,12 +65,16 @@ X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0, strati
 alpha = 1e-4
 n = X_train.shape[0]
 models = {
-    "GDClassifier(solver='sgd')": GDClassifier(solver="sgd", alpha=alpha, random_state=0),
-    "GDClassifier(solver='minibatch')": GDClassifier(solver="minibatch", alpha=alpha,
-                                                     random_state=0),
+    "GDClassifier(solver='sgd')": GDClassifier(
+        solver="sgd", alpha=alpha, random_state=0
+    ),
+    "GDClassifier(solver='minibatch')": GDClassifier(
+        solver="minibatch", alpha=alpha, random_state=0
+    ),
     "GDClassifier(solver='batch')": GDClassifier(solver="batch", alpha=alpha),
-    "SGDClassifier(loss='log_loss')": SGDClassifier(loss="log_loss", alpha=alpha,
-                                                    random_state=0),
+    "SGDClassifier(loss='log_loss')": SGDClassifier(
+        loss="log_loss", alpha=alpha, random_state=0
+    ),
     "LogisticRegression (exact)": LogisticRegression(C=1 / (alpha * n), max_iter=1000),
 }
 for name, model in models.items():
@@ -76,8 +82,10 @@ for name, model in models.items():
     model.fit(X_train, y_train)
     elapsed = time.perf_counter() - start
     epochs = np.ravel(model.n_iter_).max()
-    print(f"{name:>33}: test accuracy {model.score(X_test, y_test):.3f}, "
-          f"{epochs:4d} epochs/iterations, {elapsed:.2f} s")
+    print(
+        f"{name:>33}: test accuracy {model.score(X_test, y_test):.3f}, "
+        f"{epochs:4d} epochs/iterations, {elapsed:.2f} s"
+    )
 
 # %%
 # Loss curves on sparse input
@@ -98,8 +106,9 @@ plt.show()
 # frequent words (their ranks in ``topic_words``).
 model = models["GDClassifier(solver='sgd')"]
 vectorizer_vocab = TfidfVectorizer().fit(corpus).get_feature_names_out()
-fig, axes = plt.subplots(1, len(topics), figsize=(12, 3), sharex=True,
-                         layout="constrained")
+fig, axes = plt.subplots(
+    1, len(topics), figsize=(12, 3), sharex=True, layout="constrained"
+)
 for ax, k, topic in zip(axes, range(len(topics)), model.classes_):
     top = np.argsort(model.coef_[k])[-8:]
     ax.barh(vectorizer_vocab[top], model.coef_[k, top], color=f"C{k}")

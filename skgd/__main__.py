@@ -17,7 +17,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
 from sklearn.exceptions import ConvergenceWarning
@@ -32,6 +31,7 @@ from sklearn.linear_model import (
 from sklearn.metrics import log_loss
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 import skgd
 
@@ -63,7 +63,9 @@ class Spec:
     conversion: str = ""  # how exact's and sgd's parameters follow from skgd's
 
     def make(self, solver, seed):
-        return getattr(skgd, self.label)(solver=solver, random_state=seed, **self.params)
+        return getattr(skgd, self.label)(
+            solver=solver, random_state=seed, **self.params
+        )
 
 
 def load_tasks(seed=0):
@@ -84,8 +86,16 @@ def load_tasks(seed=0):
             X, y, test_size=0.25, random_state=seed, stratify=y if stratify else None
         )
         scaler = StandardScaler().fit(X_train)
-        tasks.append(Task(name, scaler.transform(X_train), scaler.transform(X_test),
-                          y_train, y_test, score_name))
+        tasks.append(
+            Task(
+                name,
+                scaler.transform(X_train),
+                scaler.transform(X_test),
+                y_train,
+                y_test,
+                score_name,
+            )
+        )
     return tasks
 
 
@@ -93,11 +103,13 @@ def load_tasks(seed=0):
 # J = (1/n) sum_i L(y_i, p_i) + l1 ||w||_1 + l2/2 ||w||^2; the relative gap
 # (J - J*) / J* does not depend on the scaling of J, so the form is immaterial.
 
+
 def _squared_objective(l1, l2):
     def objective(model, X, y):
         residual = y - model.predict(X)
         w = np.ravel(model.coef_)
         return 0.5 * np.mean(residual**2) + l1 * np.abs(w).sum() + 0.5 * l2 * w @ w
+
     return objective
 
 
@@ -108,6 +120,7 @@ def _logistic_objective(alpha):
         proba = model.predict_proba(X)
         w = np.ravel(model.coef_)
         return log_loss(y, proba, labels=model.classes_) + 0.5 * alpha * w @ w
+
     return objective
 
 
@@ -118,25 +131,42 @@ def regression_specs(n):
         # GDRegressor: (1/n) sum (y - p)^2 / 2 + alpha/2 ||w||^2 (alpha=1e-4).
         # Times 2n it is Ridge's sum (y - p)^2 + (alpha n) ||w||^2; SGDRegressor
         # minimises the mean-loss form with the same alpha.
-        Spec("GDRegressor", {}, Ridge(alpha=1e-4 * n, solver="cholesky"),
-             SGDRegressor(alpha=1e-4, random_state=0), _squared_objective(0.0, 1e-4),
-             "Ridge alpha = 1e-4 * n"),
+        Spec(
+            "GDRegressor",
+            {},
+            Ridge(alpha=1e-4 * n, solver="cholesky"),
+            SGDRegressor(alpha=1e-4, random_state=0),
+            _squared_objective(0.0, 1e-4),
+            "Ridge alpha = 1e-4 * n",
+        ),
         # GDRidge(alpha=1) is Ridge(alpha=1): sum (y - p)^2 + ||w||^2; divided
         # by 2n, the mean-loss form with l2 = 1 / n, SGDRegressor's alpha.
-        Spec("GDRidge", {}, Ridge(alpha=1.0, solver="cholesky"),
-             SGDRegressor(alpha=1.0 / n, random_state=0), _squared_objective(0.0, 1.0 / n),
-             "SGD alpha = 1 / n"),
+        Spec(
+            "GDRidge",
+            {},
+            Ridge(alpha=1.0, solver="cholesky"),
+            SGDRegressor(alpha=1.0 / n, random_state=0),
+            _squared_objective(0.0, 1.0 / n),
+            "SGD alpha = 1 / n",
+        ),
         # GDLasso(alpha=1) is Lasso(alpha=1): (1/2n) sum (y - p)^2 + ||w||_1,
         # already the mean-loss form: SGDRegressor(penalty='l1', alpha=1).
-        Spec("GDLasso", {}, Lasso(alpha=1.0, tol=1e-12, max_iter=100_000),
-             SGDRegressor(penalty="l1", alpha=1.0, random_state=0),
-             _squared_objective(1.0, 0.0)),
+        Spec(
+            "GDLasso",
+            {},
+            Lasso(alpha=1.0, tol=1e-12, max_iter=100_000),
+            SGDRegressor(penalty="l1", alpha=1.0, random_state=0),
+            _squared_objective(1.0, 0.0),
+        ),
         # GDElasticNet(alpha=1, l1_ratio=0.5) is ElasticNet's objective, the
         # mean-loss form with l1 = alpha l1_ratio, l2 = alpha (1 - l1_ratio).
-        Spec("GDElasticNet", {}, ElasticNet(alpha=1.0, l1_ratio=0.5, tol=1e-12,
-                                            max_iter=100_000),
-             SGDRegressor(penalty="elasticnet", alpha=1.0, l1_ratio=0.5, random_state=0),
-             _squared_objective(0.5, 0.5)),
+        Spec(
+            "GDElasticNet",
+            {},
+            ElasticNet(alpha=1.0, l1_ratio=0.5, tol=1e-12, max_iter=100_000),
+            SGDRegressor(penalty="elasticnet", alpha=1.0, l1_ratio=0.5, random_state=0),
+            _squared_objective(0.5, 0.5),
+        ),
     ]
     return [spec for spec in specs if getattr(skgd, spec.label, None) is not None]
 
@@ -149,10 +179,14 @@ def classification_specs(n):
     # multinomial for more than two classes; SGDClassifier has the same
     # objective for two classes and is one-vs-rest for more (another model).
     specs = [
-        Spec("GDClassifier", {},
-             LogisticRegression(C=1.0 / (1e-4 * n), tol=1e-10, max_iter=10_000),
-             SGDClassifier(loss="log_loss", alpha=1e-4, random_state=0),
-             _logistic_objective(1e-4), "C = 1 / (1e-4 * n)"),
+        Spec(
+            "GDClassifier",
+            {},
+            LogisticRegression(C=1.0 / (1e-4 * n), tol=1e-10, max_iter=10_000),
+            SGDClassifier(loss="log_loss", alpha=1e-4, random_state=0),
+            _logistic_objective(1e-4),
+            "C = 1 / (1e-4 * n)",
+        ),
     ]
     return [spec for spec in specs if getattr(skgd, spec.label, None) is not None]
 
@@ -170,11 +204,14 @@ def describe(estimator):
             continue
         if value == defaults[key] and key not in always:
             continue
-        shown.append(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value!r}")
+        shown.append(
+            f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value!r}"
+        )
     return f"{type(estimator).__name__}({', '.join(shown)})"
 
 
 # ---- measuring ------------------------------------------------------------------
+
 
 def _fit(model, X, y):
     """Fit; return (seconds, converged)."""
@@ -230,30 +267,34 @@ def measure(task, spec, n_seeds=3):
         memory = _peak_memory(spec.make(solver, 0), X, y)
         values = np.array([spec.objective(m, X, y) for m in models])
         best = spec.objective(exact, X, y)
-        rows.append({
-            "estimator": spec.label,
-            "solver": solver,
-            "time": statistics.median(times),
-            "epochs": models[0].n_iter_,
-            "converged": converged,
-            "objective": values[0],
-            "gap": (values[0] - best) / abs(best),
-            "score": models[0].score(Xt, yt),
-            "exact": exact.score(Xt, yt),
-            "sgd": sgd_ref.score(Xt, yt),
-            "memory": memory,
-            "spread": (values.max() - values.min()) / abs(values.mean()),
-            "model": models[0],
-            "optimum": best,
-        })
+        rows.append(
+            {
+                "estimator": spec.label,
+                "solver": solver,
+                "time": statistics.median(times),
+                "epochs": models[0].n_iter_,
+                "converged": converged,
+                "objective": values[0],
+                "gap": (values[0] - best) / abs(best),
+                "score": models[0].score(Xt, yt),
+                "exact": exact.score(Xt, yt),
+                "sgd": sgd_ref.score(Xt, yt),
+                "memory": memory,
+                "spread": (values.max() - values.min()) / abs(values.mean()),
+                "model": models[0],
+                "optimum": best,
+            }
+        )
     return rows
 
 
 # ---- printing -------------------------------------------------------------------
 
-HEADER = (f"{'estimator':<13}{'solver':<10}{'fit time':>9}{'epochs':>8}"
-          f"{'objective':>12}{'gap':>9}{'score':>8}{'exact':>8}{'SGD*':>8}"
-          f"{'peak mem':>10}{'spread':>9}")
+HEADER = (
+    f"{'estimator':<13}{'solver':<10}{'fit time':>9}{'epochs':>8}"
+    f"{'objective':>12}{'gap':>9}{'score':>8}{'exact':>8}{'SGD*':>8}"
+    f"{'peak mem':>10}{'spread':>9}"
+)
 
 
 def _format_time(seconds):
@@ -266,14 +307,17 @@ def _format_bytes(n):
 
 def format_row(row, first):
     epochs = f"{row['epochs']}" + ("" if row["converged"] else "!")
-    return (f"{row['estimator'] if first else '':<13}{row['solver']:<10}"
-            f"{_format_time(row['time']):>9}{epochs:>8}{row['objective']:>12.5g}"
-            f"{row['gap']:>9.1e}{row['score']:>8.4f}{row['exact']:>8.4f}{row['sgd']:>8.4f}"
-            f"{_format_bytes(row['memory']):>10}{row['spread']:>9.1e}")
+    return (
+        f"{row['estimator'] if first else '':<13}{row['solver']:<10}"
+        f"{_format_time(row['time']):>9}{epochs:>8}{row['objective']:>12.5g}"
+        f"{row['gap']:>9.1e}{row['score']:>8.4f}{row['exact']:>8.4f}{row['sgd']:>8.4f}"
+        f"{_format_bytes(row['memory']):>10}{row['spread']:>9.1e}"
+    )
 
 
 LEGEND = """\
-fit time  median over the seeds        epochs  passes over the data (! = max_iter reached)
+fit time  median over the seeds
+epochs    passes over the data (! = max_iter reached before the stopping rule)
 objective (1/n) sum loss + penalty at the final coefficients (training rows)
 gap       (objective - exact optimum) / exact optimum
 score     test score; exact = the same objective solved exactly; SGD* = scikit-learn's
@@ -298,11 +342,19 @@ the same objective solved exactly (Ridge, Lasso, ElasticNet or
 LogisticRegression, alpha/C converted) and scikit-learn's SGD estimator.""",
         epilog="columns:\n" + LEGEND,
     )
-    parser.add_argument("--plot", metavar="FILE.png",
-                        help="also write the loss curves of the three solvers to "
-                             "FILE.png (needs matplotlib: pip install \"skgd[plot]\")")
-    parser.add_argument("--seeds", type=int, default=3, metavar="N",
-                        help="random seeds per solver, for the spread (default: 3)")
+    parser.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="also write the loss curves of the three solvers to "
+        'FILE.png (needs matplotlib: pip install "skgd[plot]")',
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=3,
+        metavar="N",
+        help="random seeds per solver, for the spread (default: 3)",
+    )
     return parser
 
 
@@ -326,14 +378,18 @@ def _run(args):
         except ImportError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-    print(f"skgd {skgd.__version__}: batch vs SGD vs mini-batch gradient descent, "
-          f"measured ({args.seeds} seed{'s' if args.seeds > 1 else ''} per solver)\n")
+    print(
+        f"skgd {skgd.__version__}: batch vs SGD vs mini-batch gradient descent, "
+        f"measured ({args.seeds} seed{'s' if args.seeds > 1 else ''} per solver)\n"
+    )
     print(LEGEND)
     curves = []
     for index, task in enumerate(load_tasks()):
         n, d = task.X_train.shape
-        print(f"\n== {task.name}: {n} training / {len(task.y_test)} test rows, "
-              f"{d} features; score = {task.score_name}")
+        print(
+            f"\n== {task.name}: {n} training / {len(task.y_test)} test rows, "
+            f"{d} features; score = {task.score_name}"
+        )
         specs = (regression_specs if index == 0 else classification_specs)(n)
         if not specs:
             print("   (GDClassifier is not available in this version of skgd)")
@@ -344,9 +400,11 @@ def _run(args):
             rows = measure(task, spec, n_seeds=args.seeds)
             for i, row in enumerate(rows):
                 print(format_row(row, i == 0))
-            notes.append(f"   {spec.label}: exact = {describe(spec.exact)}, "
-                         f"SGD* = {describe(spec.sgd)}"
-                         + (f"  [{spec.conversion}]" if spec.conversion else ""))
+            notes.append(
+                f"   {spec.label}: exact = {describe(spec.exact)}, "
+                f"SGD* = {describe(spec.sgd)}"
+                + (f"  [{spec.conversion}]" if spec.conversion else "")
+            )
             if spec is specs[0]:
                 curves.append((task.name, rows))
         print("\n".join(notes))
@@ -361,17 +419,29 @@ def plot_curves(curves, path):
     from ._plotting import LossCurveDisplay, _import_pyplot
 
     plt = _import_pyplot("python -m skgd --plot")
-    fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 4.2),
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        1,
+        len(curves),
+        figsize=(5 * len(curves), 4.2),
+        squeeze=False,
+        layout="constrained",
+    )
     for ax, (name, rows) in zip(axes[0], curves):
         for row in rows:
             LossCurveDisplay.from_estimator(row["model"], ax=ax, name=row["solver"])
-        ax.axhline(rows[0]["optimum"], color="0.3", linestyle=":", linewidth=1,
-                   label="exact optimum")
+        ax.axhline(
+            rows[0]["optimum"],
+            color="0.3",
+            linestyle=":",
+            linewidth=1,
+            label="exact optimum",
+        )
         ax.legend()
         ax.set_title(f"{rows[0]['estimator']}, {name}")
-    fig.suptitle("Training objective per epoch, default settings (sgd/minibatch: "
-                 "running mean over the epoch)")
+    fig.suptitle(
+        "Training objective per epoch, default settings (sgd/minibatch: "
+        "running mean over the epoch)"
+    )
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

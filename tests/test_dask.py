@@ -33,12 +33,13 @@ def client():
 
 
 def _blocks(X, y):
-    return [(X[i:i + CHUNK], y[i:i + CHUNK]) for i in range(0, len(y), CHUNK)]
+    return [(X[i : i + CHUNK], y[i : i + CHUNK]) for i in range(0, len(y), CHUNK)]
 
 
 def test_incremental_classifier_on_chunked_array(client):
-    X, y = make_classification(n_samples=3000, n_features=20, n_informative=10,
-                               n_classes=3, random_state=0)
+    X, y = make_classification(
+        n_samples=3000, n_features=20, n_informative=10, n_classes=3, random_state=0
+    )
     dX = da.from_array(X, chunks=(CHUNK, -1))  # rows only: see the Scaling out page
     dy = da.from_array(y, chunks=CHUNK)
     assert dX.numblocks == (6, 1)
@@ -74,14 +75,17 @@ def test_incremental_classifier_on_chunked_array(client):
 def test_incremental_regressor_shuffled_blocks(client):
     X, y = make_regression(n_samples=2500, n_features=8, noise=1.0, random_state=0)
     dX, dy = da.from_array(X, chunks=(CHUNK, -1)), da.from_array(y, chunks=CHUNK)
-    inc = wrappers.Incremental(GDRegressor(solver="sgd", random_state=0),
-                               scoring="r2", random_state=0)
+    inc = wrappers.Incremental(
+        GDRegressor(solver="sgd", random_state=0), scoring="r2", random_state=0
+    )
     A = np.c_[X, np.ones(len(y))]
     coef = np.linalg.lstsq(A, y, rcond=None)[0][:-1]
     errors = []
     for _ in range(3):
         inc.partial_fit(dX, dy)
-        errors.append(np.max(np.abs(inc.estimator_.coef_ - coef)) / np.max(np.abs(coef)))
+        errors.append(
+            np.max(np.abs(inc.estimator_.coef_ - coef)) / np.max(np.abs(coef))
+        )
     assert inc.estimator_.n_iter_ == 15
     # passes over the shuffled blocks approach least squares: 4.5e-3, 3.3e-3,
     # 2.7e-3 relative error measured (the step decays as 1 / sqrt(epoch))

@@ -46,8 +46,12 @@ def test_demo_objectives_are_the_estimators_objectives(tasks):
     for task, spec in all_specs(tasks):
         model = spec.make("batch", 0).fit(task.X_train, task.y_train)
         value = spec.objective(model, task.X_train, task.y_train)
-        np.testing.assert_allclose(value, model.loss_curve_[-1], rtol=1e-9,
-                                   err_msg=f"{spec.label} on {task.name}")
+        np.testing.assert_allclose(
+            value,
+            model.loss_curve_[-1],
+            rtol=1e-9,
+            err_msg=f"{spec.label} on {task.name}",
+        )
 
 
 def test_exact_references_reach_the_optimum(tasks):
@@ -77,19 +81,34 @@ def test_demo_runs_and_prints_the_table(tmp_path):
     png = tmp_path / "curves.png"
     proc = subprocess.run(
         [sys.executable, "-m", "skgd", "--seeds", "1", "--plot", str(png)],
-        capture_output=True, text=True, timeout=600, check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
     )
     out = proc.stdout
-    for header in ("fit time", "epochs", "objective", "gap", "score", "exact",
-                   "SGD*", "peak mem", "spread"):
+    for header in (
+        "fit time",
+        "epochs",
+        "objective",
+        "gap",
+        "score",
+        "exact",
+        "SGD*",
+        "peak mem",
+        "spread",
+    ):
         assert header in out
     for task in ("diabetes", "breast cancer", "digits"):
         assert task in out
     # one row per estimator and solver: "<estimator> <solver> <time> ..."
     number = r"-?[\d.]+(?:e[+-]\d+)?"
-    row = re.compile(rf"^(\w*)\s+(batch|sgd|minibatch)\s+{number} m?s\s+\d+!?\s+{number}"
-                     rf"\s+{number}\s+{number}\s+{number}\s+{number}\s+{number} [KM]iB"
-                     rf"\s+{number}$", re.M)
+    row = re.compile(
+        rf"^(\w*)\s+(batch|sgd|minibatch)\s+{number} m?s\s+\d+!?\s+{number}"
+        rf"\s+{number}\s+{number}\s+{number}\s+{number}\s+{number} [KM]iB"
+        rf"\s+{number}$",
+        re.M,
+    )
     rows = row.findall(out)
     n_classifier_tasks = 2 if "GDClassifier" in ESTIMATORS else 0
     n_regressors = len([e for e in ESTIMATORS if e != "GDClassifier"])
@@ -124,8 +143,15 @@ VERBOSE_LINE = re.compile(
 @pytest.mark.parametrize("learning_rate", ["auto", "invscaling"])
 def test_verbose_prints_one_line_per_epoch(capsys, solver, learning_rate):
     X, y = load_diabetes(return_X_y=True)
-    reg = skgd.GDRegressor(solver=solver, learning_rate=learning_rate, eta0=0.1,
-                           max_iter=30, tol=None, verbose=1, random_state=0)
+    reg = skgd.GDRegressor(
+        solver=solver,
+        learning_rate=learning_rate,
+        eta0=0.1,
+        max_iter=30,
+        tol=None,
+        verbose=1,
+        random_state=0,
+    )
     reg.fit(X, y)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == reg.n_iter_ == 30
@@ -142,7 +168,9 @@ def test_verbose_prints_one_line_per_epoch(capsys, solver, learning_rate):
     assert elapsed == sorted(elapsed)
     if learning_rate == "auto" and solver != "batch":
         # the stochastic 'auto' schedule: 1 / (L sqrt(epoch))
-        np.testing.assert_allclose(np.array(steps) * np.sqrt(epochs), steps[0], rtol=1e-3)
+        np.testing.assert_allclose(
+            np.array(steps) * np.sqrt(epochs), steps[0], rtol=1e-3
+        )
 
 
 def test_verbose_zero_prints_nothing(capsys):

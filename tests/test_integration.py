@@ -42,7 +42,9 @@ def test_grid_search_in_two_processes(estimator, loader):
     scores = parallel.cv_results_["split0_test_score"]
     assert scores.shape == (12,) and np.all(np.isfinite(scores))
     for key in ("mean_test_score", "split1_test_score", "split2_test_score"):
-        np.testing.assert_array_equal(parallel.cv_results_[key], serial.cv_results_[key])
+        np.testing.assert_array_equal(
+            parallel.cv_results_[key], serial.cv_results_[key]
+        )
     # the grid matters: different parameters give different models
     assert np.unique(np.round(scores, 12)).size > 1
 
@@ -57,7 +59,9 @@ def test_dataframe_keeps_feature_names():
     X, y = load_diabetes(return_X_y=True, as_frame=True)
     assert isinstance(X, pd.DataFrame)
     reg = GDRegressor(solver="batch").fit(X, y)
-    np.testing.assert_array_equal(reg.feature_names_in_, np.asarray(X.columns, dtype=object))
+    np.testing.assert_array_equal(
+        reg.feature_names_in_, np.asarray(X.columns, dtype=object)
+    )
 
     # the same model as on the bare array, which records no names
     bare = GDRegressor(solver="batch").fit(X.to_numpy(), y.to_numpy())
@@ -75,7 +79,9 @@ def test_dataframe_keeps_feature_names():
     pipe.set_output(transform="pandas")
     Xc, yc = load_breast_cancer(return_X_y=True, as_frame=True)
     pipe.fit(Xc, yc)
-    np.testing.assert_array_equal(pipe[-1].feature_names_in_, np.asarray(Xc.columns, dtype=object))
+    np.testing.assert_array_equal(
+        pipe[-1].feature_names_in_, np.asarray(Xc.columns, dtype=object)
+    )
 
 
 def _weighted_data():
@@ -102,9 +108,12 @@ def test_sample_weight_routed_through_pipeline(solver):
     assert routed[-1].intercept_ == direct.intercept_
 
     # and the weights did change the model
-    unweighted = GDRidge(alpha=1.0, solver=solver, tol=1e-10, max_iter=2000,
-                         random_state=0).fit(Xs, y)
-    assert np.max(np.abs(unweighted.coef_ - direct.coef_)) > 1e-2 * np.max(np.abs(direct.coef_))
+    unweighted = GDRidge(
+        alpha=1.0, solver=solver, tol=1e-10, max_iter=2000, random_state=0
+    ).fit(Xs, y)
+    assert np.max(np.abs(unweighted.coef_ - direct.coef_)) > 1e-2 * np.max(
+        np.abs(direct.coef_)
+    )
 
 
 def test_routed_integer_weights_equal_repeated_rows():
@@ -115,11 +124,13 @@ def test_routed_integer_weights_equal_repeated_rows():
         routed = make_pipeline(
             StandardScaler().set_fit_request(sample_weight=True),
             GDRidge(solver="batch", tol=1e-12, max_iter=5000).set_fit_request(
-                sample_weight=True),
+                sample_weight=True
+            ),
         ).fit(X, y, sample_weight=sw)
     rows = np.repeat(np.arange(len(y)), sw.astype(int))
-    repeated = make_pipeline(StandardScaler(), GDRidge(solver="batch", tol=1e-12,
-                                                       max_iter=5000)).fit(X[rows], y[rows])
+    repeated = make_pipeline(
+        StandardScaler(), GDRidge(solver="batch", tol=1e-12, max_iter=5000)
+    ).fit(X[rows], y[rows])
     np.testing.assert_allclose(routed[-1].coef_, repeated[-1].coef_, rtol=1e-7)
     np.testing.assert_allclose(routed.predict(X), repeated.predict(X), rtol=1e-7)
 
