@@ -215,8 +215,19 @@ class BaseGD(BaseEstimator):
 
     def _store_fit(self, state, result, solver, dtype, continued):
         W, b = state.coefficients()
+        with np.errstate(over="ignore"):
+            W_out, b_out = np.asarray(W, dtype=dtype), np.asarray(b, dtype=dtype)
+        if not (np.all(np.isfinite(W_out)) and np.all(np.isfinite(b_out))):
+            # The solver's float64 model is finite (divergence guard) but lies
+            # beyond float32's range (e.g. y of 1e150 with float32 X).
+            largest = max(np.abs(W).max(initial=0.0), np.abs(b).max(initial=0.0))
+            raise ValueError(
+                f"The fitted coefficients (largest magnitude {largest:.3g}) exceed the "
+                f"range of {np.dtype(dtype).name}, the dtype of X. Pass X as float64, "
+                f"or scale X and y."
+            )
         self._solver_state = state
-        self._set_coefficients(np.asarray(W, dtype=dtype), np.asarray(b, dtype=dtype))
+        self._set_coefficients(W_out, b_out)
         self.solver_ = solver
         self.t_ = int(state.t)
         if continued:

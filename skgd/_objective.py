@@ -131,7 +131,12 @@ def loss_and_gradient(loss, Y, P, epsilon=0.1):
 def penalty_value(W, l1, l2):
     """``l1 * sum|W| + l2 / 2 * ||W||^2`` (l1 = alpha * l1_ratio, l2 = alpha - l1)."""
     W = np.asarray(W, dtype=float)
-    return l1 * np.abs(W).sum() + 0.5 * l2 * np.sum(W * W)
+    # A term of zero strength adds exactly 0: coefficients beyond ~1e154
+    # overflow W * W, and 0 * inf would make an unpenalised objective NaN.
+    value = l1 * np.abs(W).sum() if l1 else 0.0
+    if l2:
+        value += 0.5 * l2 * np.sum(W * W)
+    return value
 
 
 def penalty_strengths(alpha, l1_ratio):

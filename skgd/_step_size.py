@@ -142,6 +142,36 @@ def loss_curvature(loss):
     return NONSMOOTH_CURVATURE if c is None else c
 
 
+def _norm(*parts):
+    """Euclidean norm of the arrays put end to end, by scaling first.
+
+    Gram-matrix products of features of magnitude 1e150 reach 1e300: their
+    squares would overflow, their norm does not.
+    """
+    top = max(float(np.max(np.abs(part), initial=0.0)) for part in parts)
+    if top == 0.0 or not np.isfinite(top):
+        return top
+    return top * float(np.sqrt(sum(np.sum((part / top) ** 2) for part in parts)))
+
+
+def _usable_constant(value):
+    """A smoothness constant whose inverse is a finite, positive step.
+
+    Zero (X and the intercept column all zero: no gradient to take) or a
+    subnormal value are floored at the smallest normal double, whose inverse
+    is finite.  A non-finite constant means that squared norms of the rows
+    overflowed: no step size can be derived, which is an error the user can
+    fix, not a fit that silently makes no progress.
+    """
+    if not np.isfinite(value):
+        raise ValueError(
+            "The features are too large to derive a step size: the squared norms "
+            "of the rows of X overflow float64. Scale the features (e.g. "
+            "sklearn.preprocessing.StandardScaler, or MaxAbsScaler for sparse X)."
+        )
+    return max(float(value), np.finfo(float).tiny)
+
+
 def _row_bounds(X, sample_weight, precond, fit_intercept):
     """Weighted squared row norms in standardised coordinates (+ intercept)."""
     norms = np.empty(X.shape[0])
@@ -173,7 +203,7 @@ def stochastic_lipschitz(X, sample_weight, precond, fit_intercept, loss, batch_s
         smooth = l_max
     else:
         smooth = (n - b) / (b * (n - 1)) * l_max + n * (b - 1) / (b * (n - 1)) * l_mean
-    return loss_curvature(loss) * smooth
+    return _usable_constant(loss_curvature(loss) * smooth)
 
 
 def batch_lipschitz(X, sample_weight, precond, fit_intercept, loss, n_iter=30, rtol=1e-4):
@@ -193,7 +223,7 @@ def batch_lipschitz(X, sample_weight, precond, fit_intercept, loss, n_iter=30, r
     v_w, v_b = np.ones((1, d)), np.ones(1) * float(fit_intercept)
     eig = 0.0
     for _ in range(n_iter):
-        norm = np.sqrt(np.sum(v_w**2) + np.sum(v_b**2))
+        norm = _norm(v_w, v_b)
         if norm == 0.0 or not np.isfinite(norm):
             break
         v_w, v_b = v_w / norm, v_b / norm
@@ -202,12 +232,12 @@ def batch_lipschitz(X, sample_weight, precond, fit_intercept, loss, n_iter=30, r
         h_w, h_b = precond.gradient_to_standardised(G / sw_sum, Gb / sw_sum)
         if not fit_intercept:
             h_b = np.zeros(1)
-        new = float(np.sqrt(np.sum(h_w**2) + np.sum(h_b**2)))
+        new = _norm(h_w, h_b)
         converged = abs(new - eig) <= rtol * new
         eig, v_w, v_b = new, h_w, h_b
         if converged:
             break
-    return loss_curvature(loss) * max(eig, np.finfo(float).tiny)
+    return _usable_constant(loss_curvature(loss) * eig)
 
 
 def _gradient_kernel(X):
