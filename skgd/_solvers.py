@@ -473,7 +473,9 @@ def _solve_batch_accelerated(problem, state, options):
     X, sw = problem.X, problem.sample_weight
     if state.precond is None:
         # standardises sparse input too: this solver never forms X~
-        state.precond = batch_preconditioner(X, sw, problem.fit_intercept)
+        state.precond = batch_preconditioner(
+            X, sw, problem.fit_intercept, whiten=problem.l1 == 0
+        )
     precond = state.precond
     if state.lipschitz is None:
         state.lipschitz = _LIPSCHITZ_MARGIN * batch_lipschitz(

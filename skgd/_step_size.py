@@ -104,7 +104,71 @@ class Preconditioner:
         return root, self.step_scale
 
 
-def batch_preconditioner(X, sample_weight, fit_intercept):
+# Dense problems up to this many features are whitened for the batch solver:
+# the d x d covariance, its eigendecomposition (d^3) and the per-iteration
+# maps (K d^2) stay small next to a pass over the rows.
+WHITENING_MAX_FEATURES = 512
+# Eigenvalues below this fraction of the largest are directions X does not
+# span (collinear or constant columns): they are kept, with a floored scale.
+_EIGENVALUE_FLOOR = 1e-12
+_COVARIANCE_CHUNK_ROWS = 4096
+
+
+class WhiteningPreconditioner(Preconditioner):
+    """Full-matrix preconditioner of the batch solver: whiten the features.
+
+    With the weighted covariance ``Sigma = V diag(lam) V^T`` (uncentred second
+    moment without intercept), the coordinates ``z = diag(lam)^{1/2} V^T w``
+    turn ``x - mu`` into features with identity covariance, so that the
+    Hessian of the squared error is the identity: correlated features no
+    longer slow gradient descent down, whatever their scales.  The L2
+    penalty stays separable in z (``||w||^2 = sum_j z_j^2 / lam_j``); an L1
+    penalty would not, so this is used only without one.
+    """
+
+    def __init__(self, transform, eigenvalues, center):
+        self.transform = transform          # T = V diag(lam)^{-1/2}: w = T z
+        self.eigenvalues = eigenvalues
+        self.inverse_t = np.linalg.inv(transform).T
+        super().__init__(None, center, True)
+
+    @classmethod
+    def from_data(cls, X, sample_weight, fit_intercept):
+        """Whitening of dense X, or None where it is not numerically sound."""
+        n, d = X.shape
+        mean = (sample_weight @ X) / sample_weight.sum() if fit_intercept else np.zeros(d)
+        if not np.all(np.isfinite(mean)):
+            return None
+        # Weighted covariance by row chunks: no n x d temporary.
+        cov = np.zeros((d, d))
+        for start in range(0, n, _COVARIANCE_CHUNK_ROWS):
+            chunk = np.asarray(X[start:start + _COVARIANCE_CHUNK_ROWS], dtype=np.float64) - mean
+            cov += chunk.T @ (chunk * sample_weight[start:start + chunk.shape[0], None])
+        cov /= sample_weight.sum()
+        if not np.all(np.isfinite(cov)):
+            return None
+        eigenvalues, vectors = np.linalg.eigh(cov)
+        top = eigenvalues[-1]
+        if not top > 0:
+            return None
+        eigenvalues = np.maximum(eigenvalues, _EIGENVALUE_FLOOR * top)
+        return cls(vectors / np.sqrt(eigenvalues), eigenvalues, mean)
+
+    def to_original(self, W_t, b_t):
+        W = W_t @ self.transform.T
+        return W, b_t - W @ self.center
+
+    def to_standardised(self, W, b):
+        return W @ self.inverse_t, b + W @ self.center
+
+    def gradient_to_standardised(self, G, Gb):
+        return (G - np.outer(Gb, self.center)) @ self.transform, Gb
+
+    def penalty_weights(self):
+        return np.zeros_like(self.eigenvalues), 1.0 / self.eigenvalues
+
+
+def batch_preconditioner(X, sample_weight, fit_intercept, whiten=False):
     """The preconditioner of the batch solver: standardise dense and sparse X.
 
     The batch solver never forms the standardised matrix: it maps the
@@ -113,9 +177,15 @@ def batch_preconditioner(X, sample_weight, fit_intercept):
     CSR input sparse.  Sparse input is therefore standardised as well (the
     stochastic kernels, which step on rows, cannot centre it and leave it as
     it is), which makes the batch solver's iteration count independent of
-    the feature scales for both formats.
+    the feature scales for both formats.  With ``whiten`` (no L1 penalty),
+    dense input with at most ``WHITENING_MAX_FEATURES`` features is whitened
+    (:class:`WhiteningPreconditioner`), which also removes the correlations.
     """
     if not sp.issparse(X):
+        if whiten and X.shape[1] <= min(WHITENING_MAX_FEATURES, X.shape[0]):
+            whitening = WhiteningPreconditioner.from_data(X, sample_weight, fit_intercept)
+            if whitening is not None:
+                return whitening
         return Preconditioner.from_data(X, sample_weight, fit_intercept)
     n, d = X.shape
     total = sample_weight.sum()

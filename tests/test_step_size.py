@@ -1,0 +1,65 @@
+"""The preconditioners are exact changes of variables of the same objective."""
+
+import numpy as np
+import pytest
+
+from skgd._objective import objective
+from skgd._step_size import Preconditioner, WhiteningPreconditioner
+
+
+def data(seed=0, n=80, d=5, spread=5):
+    rng = np.random.RandomState(seed)
+    X = (rng.normal(size=(n, d)) @ rng.normal(size=(d, d))) * np.logspace(-2, spread - 2, d) + 40.0
+    y = rng.normal(size=(n, 2))
+    sw = rng.uniform(0.2, 3.0, size=n)
+    return X, y, sw
+
+
+def preconditioners(X, sw):
+    return [Preconditioner.from_data(X, sw, True),
+            WhiteningPreconditioner.from_data(X, sw, True),
+            WhiteningPreconditioner.from_data(X, sw, False)]
+
+
+@pytest.mark.parametrize("which", [0, 1, 2])
+def test_round_trip_and_chain_rule(which):
+    X, Y, sw = data()
+    pc = preconditioners(X, sw)[which]
+    rng = np.random.RandomState(1)
+    # a point drawn in the (well scaled) standardised coordinates
+    W, b = pc.to_original(rng.normal(size=(2, X.shape[1])), rng.normal(size=2))
+    W_t, b_t = pc.to_standardised(W, b)
+    W2, b2 = pc.to_original(W_t, b_t)
+    np.testing.assert_allclose(W2, W, rtol=1e-9, atol=1e-12 * np.abs(W).max())
+    np.testing.assert_allclose(b2, b, rtol=1e-9)
+
+    def f(W_t, b_t):
+        return objective(X, Y, *pc.to_original(W_t, b_t), sw, "squared_error", 0.0, 0.0)
+
+    # the chain rule of gradient_to_standardised against central differences
+    P = X @ W.T + b
+    weighted = (P - Y) * (sw / sw.sum())[:, None]
+    G_t, Gb_t = pc.gradient_to_standardised(weighted.T @ X, weighted.sum(axis=0))
+    h = 1e-6
+    for k, j in [(0, 0), (1, 3), (0, 4)]:
+        E = np.zeros_like(W_t)
+        E[k, j] = h
+        numeric = (f(W_t + E, b_t) - f(W_t - E, b_t)) / (2 * h)
+        np.testing.assert_allclose(G_t[k, j], numeric, rtol=1e-5, atol=1e-8)
+
+
+def test_whitened_features_have_identity_covariance():
+    X, _, sw = data(n=200, spread=2)
+    pc = WhiteningPreconditioner.from_data(X, sw, True)
+    Z = (X - pc.center) @ pc.transform
+    cov = (Z * sw[:, None]).T @ Z / sw.sum()
+    np.testing.assert_allclose(cov, np.eye(X.shape[1]), atol=1e-8)
+
+
+def test_whitening_keeps_the_l2_penalty():
+    X, _, sw = data()
+    pc = WhiteningPreconditioner.from_data(X, sw, True)
+    W = np.random.RandomState(2).normal(size=(1, X.shape[1]))
+    W_t, _ = pc.to_standardised(W, np.zeros(1))
+    _, l2_weights = pc.penalty_weights()
+    np.testing.assert_allclose(np.sum(l2_weights * W_t**2), np.sum(W**2), rtol=1e-8)
