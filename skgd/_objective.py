@@ -154,6 +154,27 @@ def prox(W, step, l1, l2):
     return np.sign(W) * shrunk / (1.0 + step * l2)
 
 
+def cumulative_l1(W, budget, applied):
+    """The cumulative L1 penalty of Tsuruoka et al. (2009), elementwise.
+
+    ``budget`` (``u``, broadcast against ``W``) is the sum of the L1
+    thresholds ``eta * l1`` accrued so far; ``applied`` (``q``, the shape of
+    ``W``, updated in place) the signed shrinkage already applied to each
+    coefficient.  A positive coefficient loses at most ``u + q``, a negative
+    one at most ``u - q``, and none crosses zero: a coefficient pushed off
+    zero by one noisy stochastic gradient is pulled back by the thresholds
+    it was spared while it sat at zero.  Returns the new coefficients.
+    """
+    W = np.asarray(W, dtype=float)
+    new = np.where(
+        W > 0,
+        np.maximum(W - (budget + applied), 0.0),
+        np.where(W < 0, np.minimum(W + (budget - applied), 0.0), W),
+    )
+    applied += new - W
+    return new
+
+
 def objective(X, Y, W, b, sample_weight, loss, l1, l2, epsilon=0.1):
     """The objective ``J(W, b)`` of the module docstring."""
     P = X @ np.asarray(W).T + b
@@ -197,9 +218,13 @@ def reference_epoch(
 
     Each update takes the rows ``order[start:start + batch_size]``, computes
     their loss derivatives at the current point (the Nesterov look-ahead
-    point with ``nesterov``), and takes the proximal-gradient step
-    ``W <- prox(W - eta * mean_i (s_i / mean(s)) g_i x_i)`` (through the
-    velocity with momentum).  With a preconditioner the step on feature j is
+    point with ``nesterov``), and takes the gradient step
+    ``W <- W - eta * mean_i (s_i / mean(s)) g_i x_i`` (through the velocity
+    with momentum), then the penalty: the cumulative L1 penalty
+    (:func:`cumulative_l1`, its budget and applied shrinkage starting at zero
+    with the epoch) and the L2 prox, division by ``1 + eta * l2``, which
+    also shrinks the L1 budget and applied shrinkage.  With a preconditioner
+    the step on feature j is
     multiplied by ``step_scale[j]`` and taken on the centred feature
     ``x_j - center[j]``, and the intercept moves so that the intercept of the
     standardised problem is the one being updated.
@@ -227,6 +252,7 @@ def reference_epoch(
     center = np.zeros(d) if center is None else np.asarray(center, float)
     centred = scaled and fit_intercept
     weight_scale = 1.0 / sample_weight.mean()
+    budget, applied = np.zeros(d), np.zeros((K, d))  # cumulative L1: u and q
     starts = range(0, len(order), batch_size)
     for eta, start in zip(etas, starts):
         rows = np.asarray(order[start : start + batch_size])
@@ -254,7 +280,12 @@ def reference_epoch(
             if fit_intercept:
                 b = b - eta * step_b
         if l1 > 0 or l2 > 0:
-            W_new = prox(W, eta * step_scale, l1, l2)
+            steps = eta * step_scale
+            shrink = 1.0 + steps * l2
+            budget = budget + steps * l1
+            W_new = cumulative_l1(W, budget, applied) if l1 > 0 else W
+            W_new = W_new / shrink
+            applied, budget = applied / shrink, budget / shrink
             if centred:
                 b = b - (W_new - W) @ center
             W = W_new

@@ -12,9 +12,20 @@
 #
 # where ``s_mean`` is the mean sample weight of the whole training set, so
 # that the expected step is the full gradient of the mean-loss objective (and
-# a sample weight of 2 means what repeating the row means).  The penalty is
-# applied by its proximal operator: soft-thresholding for L1 (exact zeros)
-# and division by ``1 + eta * l2`` for L2 (never a sign flip, whatever eta).
+# a sample weight of 2 means what repeating the row means).  L2 is applied
+# by its proximal operator, division by ``1 + eta * l2`` (never a sign flip,
+# whatever eta).  L1 is applied as the cumulative penalty of Tsuruoka, Tsujii
+# and Ananiadou (2009), as in scikit-learn's SGD: with ``u`` the thresholds
+# ``eta * l1`` accrued since the start of the epoch and ``q`` the signed
+# shrinkage already applied to a coefficient, a positive coefficient loses
+# at most ``u + q`` and a negative one at most ``u - q``, never crossing
+# zero.  While a plain soft-threshold (a proximal step) lets every noisy
+# single-row gradient push a coefficient off zero, the cumulative penalty
+# keeps the thresholds a coefficient was spared while it sat at zero and
+# pulls it back: coefficients whose *mean* gradient stays below l1 end the
+# epoch exactly zero, as in the Lasso solution, instead of hovering around
+# it.  Away from zero it is the soft-threshold.  ``u`` and ``q`` start at
+# zero every epoch, and shrink with the coefficients under L2.
 #
 # Dense mini-batches apply the prox eagerly to every coefficient after each
 # update.  A dense update may be preconditioned: per-feature step
@@ -35,10 +46,11 @@
 # CSR rows touch only their non-zeros.  Without momentum or averaging the
 # penalty is applied lazily so that an update costs O(nnz):
 #   * the true coefficients are ``scale * W``; L2 only shrinks ``scale``;
-#   * L1 keeps the running total ``l1_total`` of thresholds (in units of W)
-#     and, per feature, the total already applied; a feature catches up just
-#     before it is read, so it sees exactly the soft-thresholds it missed
-#     (composing soft-thresholds adds their thresholds).
+#   * L1 keeps the running total ``l1_total`` of thresholds (``u``, in units
+#     of W) and, per coefficient, the shrinkage already applied (``q``); a
+#     feature catches up just before it is read, which gives exactly what
+#     the eager penalty gives (the cumulative penalty of several updates
+#     without a gradient on the feature is the one of their total).
 # ``scale`` is folded back into W whenever it drops below 1e-9 and at the end
 # of the epoch, so the caller always sees true coefficients.
 # With momentum or averaging every coefficient moves on every update and the
@@ -89,6 +101,8 @@ ctypedef struct Workspace:
     double* acc_b          # (K,)
     double* pred           # (K,)
     double* scaled_center  # (d,) step_scale * center (preconditioned only)
+    double* l1_budget      # (d,) cumulative L1: thresholds accrued, u (eager, l1 > 0)
+    double* l1_applied     # (K, d) cumulative L1: shrinkage applied, q (l1 > 0)
 
 
 ctypedef struct Counters:
@@ -114,6 +128,30 @@ cdef inline double prox(double w, double threshold, double shrink) noexcept nogi
     if a <= 0.0:
         return 0.0
     return copysign(a, w) / shrink
+
+
+cdef inline double cumulative_l1(double w, double budget,
+                                 double* applied) noexcept nogil:
+    """Tsuruoka et al.'s cumulative L1 penalty on one coefficient.
+
+    ``budget`` is ``u``, the thresholds accrued this epoch, ``applied`` points
+    to ``q``, the signed shrinkage applied so far (updated).  A positive
+    coefficient loses at most ``u + q``, a negative one at most ``u - q``
+    (both are >= 0), and none crosses zero.
+    """
+    cdef double new
+    if w > 0.0:
+        new = w - (budget + applied[0])
+        if new < 0.0:
+            new = 0.0
+    elif w < 0.0:
+        new = w + (budget - applied[0])
+        if new > 0.0:
+            new = 0.0
+    else:
+        return w
+    applied[0] += new - w
+    return new
 
 
 cdef inline void prefetch_dense_row(const floating* X, Py_ssize_t d,
@@ -152,7 +190,10 @@ cdef inline void after_update(EpochConfig* cfg, Counters* cnt, const double* W,
 
 
 cdef int alloc_workspace(Workspace* ws, Py_ssize_t B, Py_ssize_t K, Py_ssize_t d,
-                         bint with_acc) noexcept nogil:
+                         bint with_acc, bint with_l1) noexcept nogil:
+    # zeroed: the cumulative L1 penalty starts afresh every epoch
+    ws.l1_budget = <double*> calloc(d, sizeof(double)) if with_l1 else NULL
+    ws.l1_applied = <double*> calloc(K * d, sizeof(double)) if with_l1 else NULL
     ws.grad = <double*> malloc(B * K * sizeof(double))
     ws.center_dot = <double*> calloc(B, sizeof(double))
     ws.pred = <double*> malloc(K * sizeof(double))
@@ -164,6 +205,8 @@ cdef int alloc_workspace(Workspace* ws, Py_ssize_t B, Py_ssize_t K, Py_ssize_t d
         return -1
     if with_acc and (ws.acc == NULL or ws.acc_b == NULL):
         return -1
+    if with_l1 and (ws.l1_budget == NULL or ws.l1_applied == NULL):
+        return -1
     return 0
 
 
@@ -174,6 +217,8 @@ cdef void free_workspace(Workspace* ws) noexcept nogil:
     free(ws.scaled_center)
     free(ws.acc)
     free(ws.acc_b)
+    free(ws.l1_budget)
+    free(ws.l1_applied)
 
 
 # ---- dense: plain SGD ------------------------------------------------------
@@ -231,12 +276,15 @@ cdef void sgd_dense_eager(const floating* X, Py_ssize_t d, const double* Y,
                           double* W, double* b, double* W_avg, double* b_avg,
                           EpochConfig* cfg, Workspace* ws,
                           Counters* cnt) noexcept nogil:
-    """Plain SGD with an L1 part or averaging: axpy and prox in one pass."""
+    """Plain SGD with an L1 part or averaging: axpy and penalty in one pass."""
     cdef Py_ssize_t r, i, k, j
     cdef double s, eta, c, a, scale, threshold, shrink
     cdef bint penalised = cfg.l1 > 0.0 or cfg.l2 > 0.0
+    cdef bint cumulative = cfg.l1 > 0.0
+    cdef double u = 0.0  # cumulative L1 budget (the same for every feature)
     cdef const floating* x
     cdef double* w
+    cdef double* q
     for r in range(n):
         prefetch_dense_row(X, d, Y, K, sample_weight, order,
                            r + PREFETCH_DISTANCE, n)
@@ -252,21 +300,25 @@ cdef void sgd_dense_eager(const floating* X, Py_ssize_t d, const double* Y,
         eta = step_size(cfg, cnt.t)
         threshold = eta * cfg.l1
         shrink = 1.0 + eta * cfg.l2
+        u += threshold
         for k in range(K):
             c = ws.grad[k] * scale
             w = W + k * d
             if c != 0.0 and cfg.fit_intercept:
                 b[k] -= eta * c
+            a = -eta * c
             if not penalised:
                 if c != 0.0:
-                    axpy_dense(-eta * c, x, w, d)
-            elif c != 0.0:
-                a = -eta * c
+                    axpy_dense(a, x, w, d)
+            elif cumulative:
+                q = ws.l1_applied + k * d
                 for j in range(d):
-                    w[j] = prox(w[j] + a * x[j], threshold, shrink)
+                    w[j] = cumulative_l1(w[j] + a * x[j], u, q + j) / shrink
+                    q[j] /= shrink
             else:
                 for j in range(d):
-                    w[j] = prox(w[j], threshold, shrink)
+                    w[j] = prox(w[j] + a * x[j], 0.0, shrink)
+        u /= shrink
         after_update(cfg, cnt, W, b, W_avg, b_avg, K, d)
 
 
@@ -288,10 +340,18 @@ cdef void finish_step_eager(EpochConfig* cfg, Workspace* ws, double eta,
     cdef double mom = cfg.momentum, old, new, shift, eta_j
     cdef double threshold = eta * cfg.l1, shrink = 1.0 + eta * cfg.l2
     cdef bint penalised = cfg.l1 > 0.0 or cfg.l2 > 0.0
+    cdef bint cumulative = cfg.l1 > 0.0
     cdef bint centred = cfg.preconditioned and cfg.fit_intercept
     cdef double* w
     cdef double* v
     cdef double* acc
+    cdef double* u = ws.l1_budget
+    cdef double* q
+    if cumulative:
+        # this update's thresholds join the budget (per feature: the
+        # preconditioned step differs by feature)
+        for j in range(d):
+            u[j] += eta * step_scale[j] * cfg.l1 if cfg.preconditioned else threshold
     for k in range(K):
         w = W + k * d
         if mom > 0.0:
@@ -307,19 +367,33 @@ cdef void finish_step_eager(EpochConfig* cfg, Workspace* ws, double eta,
             ws.acc_b[k] = 0.0
         if not penalised:
             continue
+        q = ws.l1_applied + k * d if cumulative else NULL
         if not cfg.preconditioned:
-            for j in range(d):
-                w[j] = prox(w[j], threshold, shrink)
+            if cumulative:
+                for j in range(d):
+                    w[j] = cumulative_l1(w[j], u[j], q + j) / shrink
+                    q[j] /= shrink
+            else:
+                for j in range(d):
+                    w[j] = prox(w[j], 0.0, shrink)
             continue
         shift = 0.0
         for j in range(d):
             old = w[j]
             eta_j = eta * step_scale[j]
-            new = prox(old, eta_j * cfg.l1, 1.0 + eta_j * cfg.l2)
+            if cumulative:
+                new = cumulative_l1(old, u[j], q + j) / (1.0 + eta_j * cfg.l2)
+                q[j] /= 1.0 + eta_j * cfg.l2
+            else:
+                new = prox(old, 0.0, 1.0 + eta_j * cfg.l2)
             w[j] = new
             if centred:
                 shift += (new - old) * center[j]
         b[k] -= shift
+    if cumulative:
+        # the budget shrinks with the coefficients under L2
+        for j in range(d):
+            u[j] /= 1.0 + eta * step_scale[j] * cfg.l2 if cfg.preconditioned else shrink
 
 
 cdef void epoch_dense_general(const floating* X, Py_ssize_t d, const double* Y,
@@ -446,7 +520,7 @@ def epoch_dense(const floating[:, ::1] X, const double[:, ::1] Y,
     cdef double* ba = &b_avg[0] if averaging else NULL
     cdef const double* ss = &step_scale[0] if cfg.preconditioned else NULL
     cdef const double* ctr = &center[0] if cfg.preconditioned else NULL
-    if alloc_workspace(&ws, B, K, d, with_momentum) != 0:
+    if alloc_workspace(&ws, B, K, d, with_momentum, cfg.l1 > 0.0) != 0:
         free_workspace(&ws)
         raise MemoryError()
     with nogil:
@@ -469,25 +543,23 @@ def epoch_dense(const floating[:, ::1] X, const double[:, ::1] Y,
 
 cdef inline void catch_up(double* W, Py_ssize_t K, Py_ssize_t d, Py_ssize_t j,
                           double l1_total, double* l1_applied) noexcept nogil:
-    """Apply to feature j the L1 thresholds it missed since it was last read."""
+    """Apply to feature j the cumulative L1 penalty it missed since it was
+    last read (``l1_applied`` is ``q``, (K, d), in units of W)."""
     cdef Py_ssize_t k
-    cdef double missed = l1_total - l1_applied[j], w, a
-    if missed <= 0.0:
-        return
     for k in range(K):
-        w = W[k * d + j]
-        a = fabs(w) - missed
-        W[k * d + j] = copysign(a, w) if a > 0.0 else 0.0
-    l1_applied[j] = l1_total
+        W[k * d + j] = cumulative_l1(W[k * d + j], l1_total, l1_applied + k * d + j)
 
 
 cdef void fold_scale(double* W, Py_ssize_t K, Py_ssize_t d, double scale,
                      double l1_total, double* l1_applied) noexcept nogil:
-    """Bring every feature up to date and fold the lazy scale into W."""
+    """Bring every feature up to date and fold the lazy scale into W (and
+    into ``q``; the caller multiplies ``l1_total`` by ``scale``)."""
     cdef Py_ssize_t j
-    for j in range(d):
-        catch_up(W, K, d, j, l1_total, l1_applied)
-        l1_applied[j] = 0.0
+    if l1_applied != NULL:
+        for j in range(d):
+            catch_up(W, K, d, j, l1_total, l1_applied)
+        for j in range(K * d):
+            l1_applied[j] *= scale
     for j in range(K * d):
         W[j] *= scale
 
@@ -550,11 +622,10 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
     cdef double* vel_b = &velocity_b[0] if with_momentum else NULL
     cdef double* Wa = &W_avg[0, 0] if averaging else NULL
     cdef double* ba = &b_avg[0] if averaging else NULL
-    cdef double* l1_applied = <double*> calloc(d, sizeof(double))
-    if l1_applied == NULL or alloc_workspace(&ws, B, K, d, with_momentum) != 0:
-        free(l1_applied)
+    if alloc_workspace(&ws, B, K, d, with_momentum, cfg.l1 > 0.0) != 0:
         free_workspace(&ws)
         raise MemoryError()
+    cdef double* l1_applied = ws.l1_applied
     with nogil:
         for batch in range((n + B - 1) // B):
             start = batch * B
@@ -608,8 +679,8 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
                 wscale /= 1.0 + eta * cfg.l2
                 if wscale < MIN_SCALE:
                     fold_scale(Wp, K, d, wscale, l1_total, l1_applied)
+                    l1_total *= wscale  # W's new units
                     wscale = 1.0
-                    l1_total = 0.0
                 cnt.t += 1
             else:
                 finish_step_eager(&eager_cfg, &ws, eta, Wp, bp, vel, vel_b,
@@ -617,6 +688,5 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
                 after_update(&cfg, &cnt, Wp, bp, Wa, ba, K, d)
         if lazy:
             fold_scale(Wp, K, d, wscale, l1_total, l1_applied)
-    free(l1_applied)
     free_workspace(&ws)
     return cnt.t, cnt.n_averaged, cnt.loss_sum, cnt.weight_sum
