@@ -2,13 +2,64 @@
 
 ``SKGD_CYTHON_DEBUG=1`` turns bounds, wrap-around and initialisation checks on
 (a slower build used by CI to catch out-of-range indexing in the kernels).
+
+OpenMP is optional: the batch gradient (``skgd._fast._gradient``) runs its
+row blocks in parallel when the compiler can build and link an OpenMP
+program, and serially otherwise -- with the same result either way (see the
+module's design note).  ``SKGD_OPENMP=0`` turns it off.
 """
 import os
+import tempfile
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 DEBUG = os.environ.get("SKGD_CYTHON_DEBUG", "0") not in ("", "0")
+WANT_OPENMP = os.environ.get("SKGD_OPENMP", "1") not in ("", "0")
+OPENMP_EXTENSIONS = {"skgd._fast._gradient"}
+OPENMP_FLAG = {"msvc": "/openmp"}  # gcc and clang: -fopenmp
+
+OPENMP_PROBE = """
+#include <omp.h>
+int main(void) {
+    int n = 0;
+    #pragma omp parallel reduction(+:n)
+    n += 1;
+    return n > 0 && omp_get_max_threads() > 0 ? 0 : 1;
+}
+"""
+
+
+class BuildExtOptionalOpenMP(build_ext):
+    """Add the OpenMP flag only if a tiny OpenMP program compiles and links."""
+
+    def build_extensions(self):
+        flag = OPENMP_FLAG.get(self.compiler.compiler_type, "-fopenmp")
+        if WANT_OPENMP and self._openmp_works(flag):
+            for ext in self.extensions:
+                if ext.name in OPENMP_EXTENSIONS:
+                    ext.extra_compile_args = ext.extra_compile_args + [flag]
+                    if self.compiler.compiler_type != "msvc":
+                        ext.extra_link_args = ext.extra_link_args + [flag]
+        else:
+            print("skgd: OpenMP disabled, the batch gradient runs on one thread")
+        super().build_extensions()
+
+    def _openmp_works(self, flag):
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, "probe.c")
+            with open(src, "w") as f:
+                f.write(OPENMP_PROBE)
+            try:
+                objects = self.compiler.compile([src], output_dir=tmp, extra_postargs=[flag])
+                link_flags = [] if self.compiler.compiler_type == "msvc" else [flag]
+                self.compiler.link_executable(objects, "probe", output_dir=tmp,
+                                              extra_postargs=link_flags)
+            except Exception:  # any compiler or linker failure: build without it
+                return False
+        return True
+
 
 extensions = [
     Extension("skgd._fast._gradient", ["skgd/_fast/_gradient.pyx"]),
@@ -30,5 +81,6 @@ setup(
             "cdivision": not DEBUG,
         },
         force=DEBUG,
-    )
+    ),
+    cmdclass={"build_ext": BuildExtOptionalOpenMP},
 )

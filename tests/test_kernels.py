@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from skgd._fast._gradient import gradient_csr, gradient_dense
+from skgd._fast._gradient import gradient_csr, gradient_dense, n_blocks
 from skgd._fast._stochastic import epoch_csr, epoch_dense
 from skgd._objective import (
     LOSS_CODES,
@@ -222,3 +222,47 @@ def test_int64_indices_and_float32_sparse():
         batch_size=1, fit_intercept=True, l1=0.01, l2=0.0, etas=np.full(30, 0.05),
     )
     np.testing.assert_allclose(W_a, W_r, rtol=1e-9)
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "multinomial"])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gradient_bit_identical_on_any_thread_count(loss, sparse, dtype):
+    """Row blocks are fixed by the shape and reduced in block order, so the
+    thread count (1, 2, 3, OpenMP's default) cannot change a single bit."""
+    K = 3 if loss == "multinomial" else 1
+    X, Y, sw, W, b = make_problem(loss, n=9000, d=7, K=K)
+    X = X.astype(dtype)
+    assert n_blocks(X.shape[0], np.count_nonzero(X) if sparse else X.size, K, 7) > 1
+    W_eval, b_eval = W * 0.5, b + 0.1
+    Xs = sp.csr_matrix(X)
+    results = []
+    for n_threads in (1, 2, 3, -1):
+        G, Gb = np.empty_like(W), np.empty_like(b)
+        args = (Y, sw, W, b, W_eval, b_eval, G, Gb, LOSS_CODES[loss], 0.3, n_threads)
+        if sparse:
+            total = gradient_csr(Xs.data, Xs.indices, Xs.indptr, *args)
+        else:
+            total = gradient_dense(X, *args)
+        results.append((G, Gb, total))
+    for G, Gb, total in results[1:]:
+        assert np.array_equal(G, results[0][0])
+        assert np.array_equal(Gb, results[0][1])
+        assert total == results[0][2]
+    G_ref, Gb_ref = data_gradient(X.astype(float), Y, W, b, sw, loss, 0.3)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(results[0][0] / sw.sum(), G_ref, rtol=rtol, atol=1e-12)
+    np.testing.assert_allclose(results[0][1] / sw.sum(), Gb_ref, rtol=rtol, atol=1e-12)
+
+
+def test_batch_fit_bit_identical_with_one_openmp_thread():
+    from threadpoolctl import threadpool_limits
+
+    from skgd import GDRegressor
+
+    X, Y, sw, _, _ = make_problem("squared_error", n=9000, d=7, K=1)
+    est = GDRegressor(solver="batch", max_iter=20, tol=None)
+    coef = est.fit(X, Y[:, 0], sample_weight=sw).coef_.copy()
+    with threadpool_limits(1, user_api="openmp"):
+        coef_one = est.fit(X, Y[:, 0], sample_weight=sw).coef_
+    assert np.array_equal(coef, coef_one)

@@ -8,22 +8,195 @@
 # loss value can be taken at a second point (W_eval, b_eval): accelerated
 # gradient methods evaluate the gradient at an extrapolated point but report
 # the objective at the iterate, and the second dot product on a row that is
-# already in cache costs little next to reading the row.
+# already in cache costs little next to reading the row.  When the two
+# points hold the same values the second evaluation is skipped.
+#
+# Deterministic parallel reduction
+# --------------------------------
+# The rows are split into a number of contiguous blocks that depends only on
+# the shape of the problem (``n_blocks``), never on the number of threads.
+# Each block accumulates its own partial gradient and loss sequentially over
+# its rows; the partials are then added in block order (for the gradient:
+# in parallel over features, each feature summing the blocks 0, 1, 2, ...).
+# Every floating-point operation and its order are therefore fixed by the
+# data, and the result is bit-identical on 1 or any number of threads, with
+# or without OpenMP at build time.  OpenMP (``prange``) only decides which
+# thread computes which block.
 #
 # Sums are not normalised here: the caller divides by the total sample weight.
 
-from libc.stdlib cimport free, malloc
+from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc
+from cython.parallel cimport prange
 
 from skgd._fast._loss cimport row_loss_grad
 from skgd._fast._rows cimport (axpy_csr, axpy_dense, dot_csr, dot_dense,
                                floating, index_t)
+
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    static int skgd_max_threads(void) { return omp_get_max_threads(); }
+    #else
+    static int skgd_max_threads(void) { return 1; }
+    #endif
+    """
+    int skgd_max_threads() noexcept nogil
+
+cdef enum:
+    # At most this many blocks: enough to balance two to a few dozen
+    # threads; each block adds one partial of K * d doubles to reduce.
+    MAX_BLOCKS = 32
+    # Blocks of fewer rows are not worth a partial gradient.
+    MIN_BLOCK_ROWS = 2048
+    # The partials take at most 1 / PARTIAL_FRACTION of the stored values of
+    # X (memory, and the cost of adding them up).
+    PARTIAL_FRACTION = 32
+
+
+cpdef Py_ssize_t n_blocks(Py_ssize_t n_rows, Py_ssize_t n_values, Py_ssize_t n_outputs,
+                          Py_ssize_t n_features) noexcept nogil:
+    """Number of row blocks of the gradient: a function of the shape only.
+
+    ``n_values`` is the number of stored values of X (n_rows * n_features
+    when dense, nnz for CSR).
+    """
+    cdef Py_ssize_t size = max(1, n_outputs * (n_features + 1))
+    cdef Py_ssize_t nb = min(<Py_ssize_t> MAX_BLOCKS, n_rows // MIN_BLOCK_ROWS)
+    nb = min(nb, n_values // (PARTIAL_FRACTION * size))
+    return max(nb, 1)
+
+
+def max_threads():
+    """Threads the parallel gradient uses by default (1 without OpenMP)."""
+    return skgd_max_threads()
+
+
+cdef bint same_values(const double* W, const double* b, const double* W_eval,
+                      const double* b_eval, Py_ssize_t K, Py_ssize_t d) noexcept nogil:
+    """True when (W_eval, b_eval) holds the values of (W, b)."""
+    cdef Py_ssize_t j
+    if W == W_eval and b == b_eval:
+        return True
+    for j in range(K * d):
+        if W[j] != W_eval[j]:
+            return False
+    for j in range(K):
+        if b[j] != b_eval[j]:
+            return False
+    return True
+
+
+cdef double block_dense(const floating* X, Py_ssize_t d, const double* Y, Py_ssize_t K,
+                        const double* sample_weight, const double* W, const double* b,
+                        const double* W_eval, const double* b_eval, bint same_point,
+                        double* G, double* Gb, double* buf, Py_ssize_t lo,
+                        Py_ssize_t hi, int loss, double epsilon) noexcept nogil:
+    """Gradient and loss sums of rows [lo, hi) into G, Gb (overwritten)."""
+    cdef Py_ssize_t i, k, j
+    cdef double s, total = 0.0
+    cdef double* p = buf
+    cdef double* q = buf + K
+    cdef double* g = buf + 2 * K
+    cdef double* g_eval = buf + 3 * K
+    cdef const floating* x
+    for j in range(K * d):
+        G[j] = 0.0
+    for k in range(K):
+        Gb[k] = 0.0
+    for i in range(lo, hi):
+        s = sample_weight[i]
+        if s == 0.0:
+            continue
+        x = X + i * d
+        for k in range(K):
+            p[k] = b[k] + dot_dense(x, W + k * d, d)
+        if same_point:
+            total += s * row_loss_grad(loss, Y + i * K, p, g, K, epsilon)
+        else:
+            row_loss_grad(loss, Y + i * K, p, g, K, epsilon)
+            for k in range(K):
+                q[k] = b_eval[k] + dot_dense(x, W_eval + k * d, d)
+            total += s * row_loss_grad(loss, Y + i * K, q, g_eval, K, epsilon)
+        for k in range(K):
+            if g[k] != 0.0:
+                axpy_dense(s * g[k], x, G + k * d, d)
+                Gb[k] += s * g[k]
+    return total
+
+
+cdef double block_csr(const floating* vals, const index_t* cols, const index_t* indptr,
+                      Py_ssize_t d, const double* Y, Py_ssize_t K,
+                      const double* sample_weight, const double* W, const double* b,
+                      const double* W_eval, const double* b_eval, bint same_point,
+                      double* G, double* Gb, double* buf, Py_ssize_t lo,
+                      Py_ssize_t hi, int loss, double epsilon) noexcept nogil:
+    """CSR version of ``block_dense``."""
+    cdef Py_ssize_t i, k, j, start, nnz
+    cdef double s, total = 0.0
+    cdef double* p = buf
+    cdef double* q = buf + K
+    cdef double* g = buf + 2 * K
+    cdef double* g_eval = buf + 3 * K
+    for j in range(K * d):
+        G[j] = 0.0
+    for k in range(K):
+        Gb[k] = 0.0
+    for i in range(lo, hi):
+        s = sample_weight[i]
+        if s == 0.0:
+            continue
+        start = indptr[i]
+        nnz = indptr[i + 1] - start
+        for k in range(K):
+            p[k] = b[k] + dot_csr(vals + start, cols + start, nnz, W + k * d)
+        if same_point:
+            total += s * row_loss_grad(loss, Y + i * K, p, g, K, epsilon)
+        else:
+            row_loss_grad(loss, Y + i * K, p, g, K, epsilon)
+            for k in range(K):
+                q[k] = b_eval[k] + dot_csr(vals + start, cols + start, nnz,
+                                           W_eval + k * d)
+            total += s * row_loss_grad(loss, Y + i * K, q, g_eval, K, epsilon)
+        for k in range(K):
+            if g[k] != 0.0:
+                axpy_csr(s * g[k], vals + start, cols + start, nnz, G + k * d)
+                Gb[k] += s * g[k]
+    return total
+
+
+cdef void reduce_blocks(const double* parts, Py_ssize_t nb, Py_ssize_t size,
+                        double* out, int n_threads) noexcept nogil:
+    """out[j] = sum over blocks, in block order, of parts[blk * size + j].
+
+    Features are split into chunks that threads take independently; each
+    feature's sum runs over the blocks in the same order whatever the split.
+    """
+    cdef Py_ssize_t chunk = 512, c, j, j0, j1, blk
+    cdef Py_ssize_t n_chunks = (size + chunk - 1) // chunk
+    for c in prange(n_chunks, schedule="static", num_threads=n_threads):
+        j0 = c * chunk
+        j1 = min(j0 + chunk, size)
+        for j in range(j0, j1):
+            out[j] = parts[j]
+        for blk in range(1, nb):
+            for j in range(j0, j1):
+                out[j] = out[j] + parts[blk * size + j]
+
+
+cdef int resolve_threads(int n_threads, Py_ssize_t nb) noexcept nogil:
+    cdef int available = skgd_max_threads()
+    if n_threads <= 0 or n_threads > available:
+        n_threads = available
+    return <int> max(1, min(<Py_ssize_t> n_threads, nb))
 
 
 def gradient_dense(const floating[:, ::1] X, const double[:, ::1] Y,
                    const double[::1] sample_weight,
                    const double[:, ::1] W, const double[::1] b,
                    const double[:, ::1] W_eval, const double[::1] b_eval,
-                   double[:, ::1] G, double[::1] Gb, int loss, double epsilon):
+                   double[:, ::1] G, double[::1] Gb, int loss, double epsilon,
+                   int n_threads=-1):
     """Accumulate the weighted gradient of the data term over dense rows.
 
     Parameters
@@ -38,6 +211,9 @@ def gradient_dense(const floating[:, ::1] X, const double[:, ::1] Y,
     G, Gb : outputs, overwritten with ``sum_i s_i g_i x_i`` and ``sum_i s_i g_i``.
     loss : int, a code of ``skgd._fast._loss``.
     epsilon : float, the loss parameter (huber, epsilon-insensitive).
+    n_threads : int, default=-1
+        OpenMP threads (<= 0: OpenMP's default).  The result does not depend
+        on it: see the module's design note.
 
     Returns
     -------
@@ -45,37 +221,43 @@ def gradient_dense(const floating[:, ::1] X, const double[:, ::1] Y,
         ``sum_i s_i L(y_i, W_eval x_i + b_eval)``.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], K = W.shape[0]
-    cdef Py_ssize_t i, k
-    cdef bint same_point = &W_eval[0, 0] == &W[0, 0] and &b_eval[0] == &b[0]
-    cdef double s, total = 0.0
-    cdef double* buf = <double*> malloc(4 * K * sizeof(double))
-    cdef double* p = buf
-    cdef double* q = buf + K
-    cdef double* g = buf + 2 * K
-    cdef double* g_eval = buf + 3 * K
-    if buf == NULL:
+    cdef Py_ssize_t nb = n_blocks(n, n * d, K, d)
+    cdef Py_ssize_t size = K * d, blk
+    cdef int threads = resolve_threads(n_threads, nb)
+    cdef double total = 0.0
+    cdef bint same_point
+    cdef const floating* Xp = &X[0, 0] if n > 0 and d > 0 else NULL
+    # one (K, d) + (K,) partial and one 4K scratch vector per block
+    # Per block: a (K, d) and a (K,) partial, its loss total and a 4K-vector
+    # of scratch (PyMem_Raw*: seen by tracemalloc, safe without the GIL).
+    cdef double* parts = <double*> PyMem_RawMalloc(nb * (size + 6 * K) * sizeof(double))
+    cdef double* parts_b = parts + nb * size
+    cdef double* totals = parts_b + nb * K
+    cdef double* scratch = totals + nb * K
+    cdef const double* Yp = &Y[0, 0]
+    cdef const double* sw = &sample_weight[0]
+    cdef const double* Wp = &W[0, 0]
+    cdef const double* bp = &b[0]
+    cdef const double* We = &W_eval[0, 0]
+    cdef const double* be = &b_eval[0]
+    if parts == NULL:
         raise MemoryError()
-    G[:, :] = 0.0
-    Gb[:] = 0.0
     with nogil:
-        for i in range(n):
-            s = sample_weight[i]
-            if s == 0.0:
-                continue
-            for k in range(K):
-                p[k] = b[k] + dot_dense(&X[i, 0], &W[k, 0], d)
-            if same_point:
-                total += s * row_loss_grad(loss, &Y[i, 0], p, g, K, epsilon)
-            else:
-                row_loss_grad(loss, &Y[i, 0], p, g, K, epsilon)
-                for k in range(K):
-                    q[k] = b_eval[k] + dot_dense(&X[i, 0], &W_eval[k, 0], d)
-                total += s * row_loss_grad(loss, &Y[i, 0], q, g_eval, K, epsilon)
-            for k in range(K):
-                if g[k] != 0.0:
-                    axpy_dense(s * g[k], &X[i, 0], &G[k, 0], d)
-                    Gb[k] += s * g[k]
-    free(buf)
+        same_point = same_values(Wp, bp, We, be, K, d)
+        if nb == 1:
+            total = block_dense(Xp, d, Yp, K, sw, Wp, bp, We, be, same_point,
+                                &G[0, 0], &Gb[0], scratch, 0, n, loss, epsilon)
+        else:
+            for blk in prange(nb, schedule="dynamic", num_threads=threads):
+                totals[blk] = block_dense(
+                    Xp, d, Yp, K, sw, Wp, bp, We, be, same_point, parts + blk * size,
+                    parts_b + blk * K, scratch + 4 * K * blk,
+                    blk * n // nb, (blk + 1) * n // nb, loss, epsilon)
+            reduce_blocks(parts, nb, size, &G[0, 0], threads)
+            reduce_blocks(parts_b, nb, K, &Gb[0], 1)
+            for blk in range(nb):
+                total += totals[blk]
+    PyMem_RawFree(parts)
     return total
 
 
@@ -84,45 +266,49 @@ def gradient_csr(const floating[::1] data, const index_t[::1] indices,
                  const double[::1] sample_weight,
                  const double[:, ::1] W, const double[::1] b,
                  const double[:, ::1] W_eval, const double[::1] b_eval,
-                 double[:, ::1] G, double[::1] Gb, int loss, double epsilon):
+                 double[:, ::1] G, double[::1] Gb, int loss, double epsilon,
+                 int n_threads=-1):
     """Accumulate the weighted gradient over CSR rows; see ``gradient_dense``."""
-    cdef Py_ssize_t n = indptr.shape[0] - 1, K = W.shape[0]
-    cdef Py_ssize_t i, k, start, nnz
+    cdef Py_ssize_t n = indptr.shape[0] - 1, K = W.shape[0], d = W.shape[1]
+    cdef Py_ssize_t nb = n_blocks(n, data.shape[0], K, d)
+    cdef Py_ssize_t size = K * d, blk
+    cdef int threads = resolve_threads(n_threads, nb)
+    cdef double total = 0.0
+    cdef bint same_point
     # Base pointers taken once: a row with no stored value must not index
     # past the end of ``data`` (a bounds-checked build would raise there).
     cdef const floating* vals = &data[0] if data.shape[0] > 0 else NULL
     cdef const index_t* cols = &indices[0] if indices.shape[0] > 0 else NULL
-    cdef bint same_point = &W_eval[0, 0] == &W[0, 0] and &b_eval[0] == &b[0]
-    cdef double s, total = 0.0
-    cdef double* buf = <double*> malloc(4 * K * sizeof(double))
-    cdef double* p = buf
-    cdef double* q = buf + K
-    cdef double* g = buf + 2 * K
-    cdef double* g_eval = buf + 3 * K
-    if buf == NULL:
+    cdef const index_t* ptr = &indptr[0]
+    # Per block: a (K, d) and a (K,) partial, its loss total and a 4K-vector
+    # of scratch (PyMem_Raw*: seen by tracemalloc, safe without the GIL).
+    cdef double* parts = <double*> PyMem_RawMalloc(nb * (size + 6 * K) * sizeof(double))
+    cdef double* parts_b = parts + nb * size
+    cdef double* totals = parts_b + nb * K
+    cdef double* scratch = totals + nb * K
+    cdef const double* Yp = &Y[0, 0]
+    cdef const double* sw = &sample_weight[0]
+    cdef const double* Wp = &W[0, 0]
+    cdef const double* bp = &b[0]
+    cdef const double* We = &W_eval[0, 0]
+    cdef const double* be = &b_eval[0]
+    if parts == NULL:
         raise MemoryError()
-    G[:, :] = 0.0
-    Gb[:] = 0.0
     with nogil:
-        for i in range(n):
-            s = sample_weight[i]
-            if s == 0.0:
-                continue
-            start = indptr[i]
-            nnz = indptr[i + 1] - start
-            for k in range(K):
-                p[k] = b[k] + dot_csr(vals + start, cols + start, nnz, &W[k, 0])
-            if same_point:
-                total += s * row_loss_grad(loss, &Y[i, 0], p, g, K, epsilon)
-            else:
-                row_loss_grad(loss, &Y[i, 0], p, g, K, epsilon)
-                for k in range(K):
-                    q[k] = b_eval[k] + dot_csr(vals + start, cols + start, nnz,
-                                               &W_eval[k, 0])
-                total += s * row_loss_grad(loss, &Y[i, 0], q, g_eval, K, epsilon)
-            for k in range(K):
-                if g[k] != 0.0:
-                    axpy_csr(s * g[k], vals + start, cols + start, nnz, &G[k, 0])
-                    Gb[k] += s * g[k]
-    free(buf)
+        same_point = same_values(Wp, bp, We, be, K, d)
+        if nb == 1:
+            total = block_csr(vals, cols, ptr, d, Yp, K, sw, Wp, bp, We, be,
+                              same_point, &G[0, 0], &Gb[0], scratch, 0, n, loss,
+                              epsilon)
+        else:
+            for blk in prange(nb, schedule="dynamic", num_threads=threads):
+                totals[blk] = block_csr(
+                    vals, cols, ptr, d, Yp, K, sw, Wp, bp, We, be, same_point,
+                    parts + blk * size, parts_b + blk * K, scratch + 4 * K * blk,
+                    blk * n // nb, (blk + 1) * n // nb, loss, epsilon)
+            reduce_blocks(parts, nb, size, &G[0, 0], threads)
+            reduce_blocks(parts_b, nb, K, &Gb[0], 1)
+            for blk in range(nb):
+                total += totals[blk]
+    PyMem_RawFree(parts)
     return total

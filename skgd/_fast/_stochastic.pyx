@@ -27,11 +27,14 @@
 # it.  Away from zero it is the soft-threshold.  ``u`` and ``q`` start at
 # zero every epoch, and shrink with the coefficients under L2.
 #
-# Dense mini-batches apply the prox eagerly to every coefficient after each
-# update.  A dense update may be preconditioned: per-feature step
-# multipliers ``step_scale`` and a centring vector ``center`` make it a plain
-# SGD step on standardised features, written back in the user's coordinates
-# (see ``skgd._step_size.Preconditioner``).
+# Dense mini-batches accumulate the gradients of their rows while each row
+# is in L1 cache (every row of a batch sees the same coefficients, so X is
+# read once), then ``apply_step`` moves every coefficient once per update:
+# gradient step, momentum and penalty in one pass.  A dense update may be
+# preconditioned: per-feature step multipliers ``step_scale`` and a
+# centring vector ``center`` make it a plain SGD step on standardised
+# features, written back in the user's coordinates (see
+# ``skgd._step_size.Preconditioner``).
 #
 # Plain dense SGD (batch_size 1, no momentum, no preconditioner) is the
 # case that must run at memory speed, and has its own loop:
@@ -56,8 +59,8 @@
 # With momentum or averaging every coefficient moves on every update and the
 # CSR path runs eagerly as well (O(n_features) per update).
 
+from cpython.mem cimport PyMem_RawCalloc, PyMem_RawFree, PyMem_RawMalloc
 from libc.math cimport copysign, fabs, pow
-from libc.stdlib cimport calloc, free, malloc
 
 from skgd._fast._loss cimport row_loss_grad
 from skgd._fast._rows cimport (PREFETCH_DISTANCE, axpy_csr, axpy_dense,
@@ -96,8 +99,7 @@ ctypedef struct EpochConfig:
 
 ctypedef struct Workspace:
     double* grad           # (batch_size, K) scaled loss derivatives
-    double* center_dot     # (batch_size,) step_scale * center . x_i - center_sq
-    double* acc            # (K, d) accumulated batch gradient (momentum only)
+    double* acc            # (K, d) accumulated gradient of an update
     double* acc_b          # (K,)
     double* pred           # (K,)
     double* scaled_center  # (d,) step_scale * center (preconditioned only)
@@ -190,20 +192,19 @@ cdef inline void after_update(EpochConfig* cfg, Counters* cnt, const double* W,
 
 
 cdef int alloc_workspace(Workspace* ws, Py_ssize_t B, Py_ssize_t K, Py_ssize_t d,
-                         bint with_acc, bint with_l1) noexcept nogil:
-    # zeroed: the cumulative L1 penalty starts afresh every epoch
-    ws.l1_budget = <double*> calloc(d, sizeof(double)) if with_l1 else NULL
-    ws.l1_applied = <double*> calloc(K * d, sizeof(double)) if with_l1 else NULL
-    ws.grad = <double*> malloc(B * K * sizeof(double))
-    ws.center_dot = <double*> calloc(B, sizeof(double))
-    ws.pred = <double*> malloc(K * sizeof(double))
-    ws.scaled_center = <double*> calloc(d, sizeof(double))
-    ws.acc = <double*> calloc(K * d, sizeof(double)) if with_acc else NULL
-    ws.acc_b = <double*> calloc(K, sizeof(double)) if with_acc else NULL
-    if (ws.grad == NULL or ws.center_dot == NULL or ws.pred == NULL
-            or ws.scaled_center == NULL):
-        return -1
-    if with_acc and (ws.acc == NULL or ws.acc_b == NULL):
+                         bint with_l1) noexcept nogil:
+    # PyMem_Raw*: safe without the GIL, and seen by tracemalloc.  Zeroed
+    # where it matters: the accumulators start empty, and the cumulative L1
+    # penalty starts afresh every epoch.
+    ws.l1_budget = <double*> PyMem_RawCalloc(d, sizeof(double)) if with_l1 else NULL
+    ws.l1_applied = <double*> PyMem_RawCalloc(K * d, sizeof(double)) if with_l1 else NULL
+    ws.grad = <double*> PyMem_RawMalloc(B * K * sizeof(double))
+    ws.pred = <double*> PyMem_RawMalloc(K * sizeof(double))
+    ws.scaled_center = <double*> PyMem_RawCalloc(d, sizeof(double))
+    ws.acc = <double*> PyMem_RawCalloc(K * d, sizeof(double))
+    ws.acc_b = <double*> PyMem_RawCalloc(K, sizeof(double))
+    if (ws.grad == NULL or ws.pred == NULL or ws.scaled_center == NULL
+            or ws.acc == NULL or ws.acc_b == NULL):
         return -1
     if with_l1 and (ws.l1_budget == NULL or ws.l1_applied == NULL):
         return -1
@@ -211,14 +212,13 @@ cdef int alloc_workspace(Workspace* ws, Py_ssize_t B, Py_ssize_t K, Py_ssize_t d
 
 
 cdef void free_workspace(Workspace* ws) noexcept nogil:
-    free(ws.grad)
-    free(ws.center_dot)
-    free(ws.pred)
-    free(ws.scaled_center)
-    free(ws.acc)
-    free(ws.acc_b)
-    free(ws.l1_budget)
-    free(ws.l1_applied)
+    PyMem_RawFree(ws.grad)
+    PyMem_RawFree(ws.pred)
+    PyMem_RawFree(ws.scaled_center)
+    PyMem_RawFree(ws.acc)
+    PyMem_RawFree(ws.acc_b)
+    PyMem_RawFree(ws.l1_budget)
+    PyMem_RawFree(ws.l1_applied)
 
 
 # ---- dense: plain SGD ------------------------------------------------------
@@ -324,76 +324,77 @@ cdef void sgd_dense_eager(const floating* X, Py_ssize_t d, const double* Y,
 
 # ---- dense: mini-batches, momentum, preconditioning ----------------------------
 
-cdef void finish_step_eager(EpochConfig* cfg, Workspace* ws, double eta,
-                            double* W, double* b, double* velocity,
-                            double* velocity_b, const double* step_scale,
-                            const double* center, Py_ssize_t K,
-                            Py_ssize_t d) noexcept nogil:
-    """Momentum (if any) and the proximal step on every coefficient.
+cdef void apply_step(EpochConfig* cfg, Workspace* ws, double eta,
+                     double* W, double* b, double* velocity,
+                     double* velocity_b, const double* step_scale,
+                     const double* center, Py_ssize_t K,
+                     Py_ssize_t d) noexcept nogil:
+    """The gradient step of one update, momentum and penalty: one pass over W.
 
-    Without momentum the gradient has already been added to W; with momentum
-    it waits in ``ws.acc`` and enters through the velocity.  With centring,
-    a change of w_j moves the intercept by -center_j * change, which keeps
-    the intercept of the standardised problem fixed (it is not penalised).
+    ``ws.acc`` holds the update's gradient sum_i c_i (x_i - center) (in the
+    user's coordinates, without the step multipliers) and ``ws.acc_b`` its
+    intercept part; both are consumed (zeroed).  The step on feature j is
+    multiplied by ``step_scale[j]`` when preconditioned.  With centring, a
+    change of w_j by the penalty moves the intercept by -center_j * change,
+    which keeps the intercept of the standardised problem fixed (it is not
+    penalised).
     """
     cdef Py_ssize_t k, j
-    cdef double mom = cfg.momentum, old, new, shift, eta_j
-    cdef double threshold = eta * cfg.l1, shrink = 1.0 + eta * cfg.l2
+    cdef double mom = cfg.momentum, stepped, new, shift, eta_j, shrink
+    cdef bint with_momentum = mom > 0.0
     cdef bint penalised = cfg.l1 > 0.0 or cfg.l2 > 0.0
     cdef bint cumulative = cfg.l1 > 0.0
+    cdef bint scaled = cfg.preconditioned
     cdef bint centred = cfg.preconditioned and cfg.fit_intercept
     cdef double* w
     cdef double* v
     cdef double* acc
     cdef double* u = ws.l1_budget
-    cdef double* q
+    cdef double* q = NULL
     if cumulative:
         # this update's thresholds join the budget (per feature: the
         # preconditioned step differs by feature)
         for j in range(d):
-            u[j] += eta * step_scale[j] * cfg.l1 if cfg.preconditioned else threshold
+            u[j] += eta * step_scale[j] * cfg.l1 if scaled else eta * cfg.l1
     for k in range(K):
         w = W + k * d
-        if mom > 0.0:
-            v = velocity + k * d
-            acc = ws.acc + k * d
-            for j in range(d):
-                v[j] = mom * v[j] - eta * acc[j]
-                w[j] += v[j]
-                acc[j] = 0.0
-            if cfg.fit_intercept:
-                velocity_b[k] = mom * velocity_b[k] - eta * ws.acc_b[k]
-                b[k] += velocity_b[k]
-            ws.acc_b[k] = 0.0
-        if not penalised:
-            continue
-        q = ws.l1_applied + k * d if cumulative else NULL
-        if not cfg.preconditioned:
-            if cumulative:
-                for j in range(d):
-                    w[j] = cumulative_l1(w[j], u[j], q + j) / shrink
-                    q[j] /= shrink
-            else:
-                for j in range(d):
-                    w[j] = prox(w[j], 0.0, shrink)
-            continue
+        v = velocity + k * d if with_momentum else NULL
+        acc = ws.acc + k * d
+        if cumulative:
+            q = ws.l1_applied + k * d
         shift = 0.0
         for j in range(d):
-            old = w[j]
-            eta_j = eta * step_scale[j]
-            if cumulative:
-                new = cumulative_l1(old, u[j], q + j) / (1.0 + eta_j * cfg.l2)
-                q[j] /= 1.0 + eta_j * cfg.l2
+            eta_j = eta * step_scale[j] if scaled else eta
+            if with_momentum:
+                v[j] = mom * v[j] - (eta_j * acc[j])
+                stepped = w[j] + v[j]
             else:
-                new = prox(old, 0.0, 1.0 + eta_j * cfg.l2)
-            w[j] = new
-            if centred:
-                shift += (new - old) * center[j]
+                stepped = w[j] - eta_j * acc[j]
+            acc[j] = 0.0
+            if penalised:
+                shrink = 1.0 + eta_j * cfg.l2
+                if cumulative:
+                    new = cumulative_l1(stepped, u[j], q + j) / shrink
+                    q[j] /= shrink
+                else:
+                    new = stepped / shrink
+                if centred:
+                    shift += (new - stepped) * center[j]
+                w[j] = new
+            else:
+                w[j] = stepped
+        if cfg.fit_intercept:
+            if with_momentum:
+                velocity_b[k] = mom * velocity_b[k] - eta * ws.acc_b[k]
+                b[k] += velocity_b[k]
+            else:
+                b[k] -= eta * ws.acc_b[k]
+        ws.acc_b[k] = 0.0
         b[k] -= shift
     if cumulative:
         # the budget shrinks with the coefficients under L2
         for j in range(d):
-            u[j] /= 1.0 + eta * step_scale[j] * cfg.l2 if cfg.preconditioned else shrink
+            u[j] /= 1.0 + (eta * step_scale[j] if scaled else eta) * cfg.l2
 
 
 cdef void epoch_dense_general(const floating* X, Py_ssize_t d, const double* Y,
@@ -404,15 +405,19 @@ cdef void epoch_dense_general(const floating* X, Py_ssize_t d, const double* Y,
                               const double* step_scale, const double* center,
                               EpochConfig* cfg, Workspace* ws,
                               Counters* cnt) noexcept nogil:
-    """Mini-batches, momentum and preconditioning (eager prox per update)."""
+    """Mini-batches, momentum and preconditioning.
+
+    All rows of a batch see the same coefficients, so each row's gradient
+    is accumulated into ``ws.acc`` while the row is in L1 cache (one read
+    of the row, not one for the gradient and one for the step), and
+    ``apply_step`` then moves W once per batch.
+    """
     cdef Py_ssize_t B = max(1, min(cfg.batch_size, n))
     cdef Py_ssize_t batch, start, nb, r, i, k, j
-    cdef bint with_momentum = cfg.momentum > 0.0
-    cdef bint lookahead = with_momentum and cfg.nesterov
+    cdef bint lookahead = cfg.momentum > 0.0 and cfg.nesterov
     cdef bint centred = cfg.preconditioned and cfg.fit_intercept
-    cdef double s, eta, c, ec, scale
+    cdef double s, c, scale, center_dot = 0.0
     cdef const floating* x
-    cdef double* w
     cdef double* acc
     if centred:
         for j in range(d):
@@ -420,55 +425,39 @@ cdef void epoch_dense_general(const floating* X, Py_ssize_t d, const double* Y,
     for batch in range((n + B - 1) // B):
         start = batch * B
         nb = min(B, n - start)
-        # 1. loss derivatives of the batch rows at the current point
         for r in range(nb):
             prefetch_dense_row(X, d, Y, K, sample_weight, order,
                                start + r + PREFETCH_DISTANCE, n)
             i = order[start + r]
             x = X + i * d
             s = sample_weight[i]
+            # loss derivatives at the current point (Nesterov: look-ahead)
             for k in range(K):
                 ws.pred[k] = b[k] + dot_dense(x, W + k * d, d)
                 if lookahead:
                     ws.pred[k] += cfg.momentum * (
                         velocity_b[k] + dot_dense(x, velocity + k * d, d))
             cnt.loss_sum += s * row_loss_grad(cfg.loss, Y + i * K, ws.pred,
-                                              &ws.grad[r * K], K, cfg.epsilon)
+                                              ws.grad, K, cfg.epsilon)
             cnt.weight_sum += s
             scale = s * cfg.weight_scale / nb
-            for k in range(K):
-                ws.grad[r * K + k] *= scale
             if centred:
-                ws.center_dot[r] = dot_dense(x, ws.scaled_center, d) - cfg.center_sq
-        # 2. the gradient step (into W, or into the momentum accumulator);
-        #    the rows are still in cache from step 1
-        eta = step_size(cfg, cnt.t)
-        for r in range(nb):
-            x = X + order[start + r] * d
+                # the intercept of the standardised problem moves by c times
+                # 1 - sum_j step_scale_j center_j (x_j - center_j)
+                center_dot = dot_dense(x, ws.scaled_center, d) - cfg.center_sq
             for k in range(K):
-                c = ws.grad[r * K + k]
+                c = ws.grad[k] * scale
                 if c == 0.0:
                     continue
-                if with_momentum:
-                    acc = ws.acc + k * d
-                    if cfg.preconditioned:
-                        for j in range(d):
-                            acc[j] += c * step_scale[j] * (x[j] - center[j])
-                    else:
-                        axpy_dense(c, x, acc, d)
-                    ws.acc_b[k] += c * (1.0 - ws.center_dot[r])
-                    continue
-                w = W + k * d
+                acc = ws.acc + k * d
                 if cfg.preconditioned:
-                    ec = eta * c
                     for j in range(d):
-                        w[j] -= ec * step_scale[j] * (x[j] - center[j])
+                        acc[j] += c * (x[j] - center[j])
                 else:
-                    axpy_dense(-eta * c, x, w, d)
-                if cfg.fit_intercept:
-                    b[k] -= eta * c * (1.0 - ws.center_dot[r])
-        finish_step_eager(cfg, ws, eta, W, b, velocity, velocity_b,
-                          step_scale, center, K, d)
+                    axpy_dense(c, x, acc, d)
+                ws.acc_b[k] += c * (1.0 - center_dot)
+        apply_step(cfg, ws, step_size(cfg, cnt.t), W, b, velocity, velocity_b,
+                   step_scale, center, K, d)
         after_update(cfg, cnt, W, b, W_avg, b_avg, K, d)
 
 
@@ -520,7 +509,7 @@ def epoch_dense(const floating[:, ::1] X, const double[:, ::1] Y,
     cdef double* ba = &b_avg[0] if averaging else NULL
     cdef const double* ss = &step_scale[0] if cfg.preconditioned else NULL
     cdef const double* ctr = &center[0] if cfg.preconditioned else NULL
-    if alloc_workspace(&ws, B, K, d, with_momentum, cfg.l1 > 0.0) != 0:
+    if alloc_workspace(&ws, B, K, d, cfg.l1 > 0.0) != 0:
         free_workspace(&ws)
         raise MemoryError()
     with nogil:
@@ -622,7 +611,7 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
     cdef double* vel_b = &velocity_b[0] if with_momentum else NULL
     cdef double* Wa = &W_avg[0, 0] if averaging else NULL
     cdef double* ba = &b_avg[0] if averaging else NULL
-    if alloc_workspace(&ws, B, K, d, with_momentum, cfg.l1 > 0.0) != 0:
+    if alloc_workspace(&ws, B, K, d, cfg.l1 > 0.0) != 0:
         free_workspace(&ws)
         raise MemoryError()
     cdef double* l1_applied = ws.l1_applied
@@ -663,7 +652,8 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
                     c = ws.grad[r * K + k]
                     if c == 0.0:
                         continue
-                    if with_momentum:
+                    if not lazy:
+                        # eager: the step is taken by apply_step below
                         axpy_csr(c, vals + row_start, cols + row_start, nnz,
                                  ws.acc + k * d)
                         ws.acc_b[k] += c
@@ -683,8 +673,7 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
                     wscale = 1.0
                 cnt.t += 1
             else:
-                finish_step_eager(&eager_cfg, &ws, eta, Wp, bp, vel, vel_b,
-                                  NULL, NULL, K, d)
+                apply_step(&eager_cfg, &ws, eta, Wp, bp, vel, vel_b, NULL, NULL, K, d)
                 after_update(&cfg, &cnt, Wp, bp, Wa, ba, K, d)
         if lazy:
             fold_scale(Wp, K, d, wscale, l1_total, l1_applied)
