@@ -257,6 +257,48 @@ def test_multinomial_kernel_at_large_tied_logits(logit):
     np.testing.assert_allclose(Gb, [-2 / 3, 1 / 3, 1 / 3], rtol=1e-12)
 
 
+# Dense stochastic solvers at learning_rate='auto' with features and target
+# at opposite extremes are where the order of the factors of a kernel update
+# matters: eta * c * step_scale_j * (x_j - center_j) formed left to right
+# leaves the double range (c ~ y, step_scale ~ 1 / x^2) before x_j - center_j
+# brings it back -- "diverged at epoch 1" for x ~ 1e-150, y ~ 1e150, and no
+# movement at all (underflow) for x ~ 1e150, y ~ 1e-150.
+@pytest.mark.parametrize("x_scale, y_scale", [
+    (1e-150, 1e-150), (1e-150, 1.0), (1.0, 1e-150), (1.0, 1e150), (1e150, 1.0),
+    (1e150, 1e150),
+    (1e-150, 1e150), (1e150, 1e-150),
+])
+@pytest.mark.parametrize("solver", ["sgd", "minibatch"])
+def test_auto_step_is_scale_free_for_the_stochastic_solvers(solver, x_scale, y_scale):
+    # learning_rate='auto' works in standardised coordinates, so rescaling X
+    # and y by powers of ten rescales the model and nothing else.  (The batch
+    # solver is checked on every format below.)
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 4))
+    y = X @ rng.normal(size=4) + 1.0 + 0.1 * rng.normal(size=60)
+    est = skgd.GDRegressor(penalty=None, solver=solver, random_state=0, max_iter=200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = est.fit(X, y).score(X, y)
+        scaled = est.fit(X * x_scale, y * y_scale).score(X * x_scale, y * y_scale)
+    assert abs(scaled - ref) < 1e-3
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+@pytest.mark.parametrize("x_scale, y_scale", [
+    (1e-150, 1e-150), (1e-150, 1e150), (1e150, 1e-150), (1e150, 1e150), (1.0, 1e150),
+])
+def test_auto_step_is_scale_free_for_the_batch_solver(x_scale, y_scale, sparse):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 4)) * (rng.uniform(size=(60, 4)) < 0.7)
+    y = X @ rng.normal(size=4) + 1.0 + 0.1 * rng.normal(size=60)
+    est = skgd.GDRegressor(penalty=None, solver="batch", tol=1e-8, max_iter=2000)
+    ref = est.fit(X, y).coef_
+    Xs = X * x_scale
+    coef = est.fit(sp.csr_matrix(Xs) if sparse else Xs, y * y_scale).coef_
+    np.testing.assert_allclose(coef * (x_scale / y_scale), ref, rtol=1e-5)
+
+
 def epoch_config(loss, sw, eta0=0.05, batch_size=1, l1=0.0, l2=0.0, momentum=0.0,
                  nesterov=False, fit_intercept=True):
     return {
