@@ -134,6 +134,31 @@ def test_concurrent_fits_equal_sequential_fits():
         assert_same_model(seq, con)
 
 
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_model_does_not_depend_on_the_openmp_thread_count(sparse):
+    # The batch gradient splits the rows into blocks fixed by the shape of
+    # the problem (here several) and adds the partial gradients in block
+    # order: one OpenMP thread, all of them, or several fits at once in
+    # Python threads each running a parallel kernel give the same bits.
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from skgd._fast._gradient import n_blocks
+
+    X, y = make_data(skgd.GDRegressor, n=20000, d=20, sparse=sparse)
+    n_values = X.nnz if sparse else X.size
+    assert n_blocks(X.shape[0], n_values, 1, X.shape[1]) > 1
+
+    def run():
+        return skgd.GDRegressor(solver="batch", max_iter=5, tol=None).fit(X, y)
+
+    with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
+        one = run()
+    every = run()
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        concurrent = list(pool.map(lambda _: run(), range(3)))
+    for model in [every, *concurrent]:
+        assert_same_model(model, one)
+
+
 def test_concurrent_partial_fit_streams_are_independent():
     Est = skgd.GDRegressor
     X, y = make_data(Est, n=300)
