@@ -1,5 +1,6 @@
 """LossCurveDisplay: artists, axes reuse, early-stopping curves, missing matplotlib."""
 
+import subprocess
 import sys
 
 import numpy as np
@@ -88,3 +89,12 @@ def test_missing_matplotlib_gives_the_install_command(monkeypatch, data):
         LossCurveDisplay.from_estimator(reg)
     with pytest.raises(ImportError, match="requires matplotlib"):
         LossCurveDisplay(loss_curve=reg.loss_curve_).plot()
+
+
+def test_importing_skgd_does_not_import_matplotlib():
+    # matplotlib is optional: only drawing imports it
+    code = "import sys, skgd; print('matplotlib' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "False"
