@@ -171,7 +171,7 @@ def regression_specs(n):
     return [spec for spec in specs if getattr(skgd, spec.label, None) is not None]
 
 
-def classification_specs(n):
+def classification_specs(n, multiclass=False):
     """GDClassifier at its defaults, with its exact and SGD twins."""
     # GDClassifier: (1/n) sum log-loss + alpha/2 ||W||^2 (alpha=1e-4).
     # LogisticRegression minimises C sum log-loss + 1/2 ||W||^2; divided by
@@ -185,7 +185,8 @@ def classification_specs(n):
             LogisticRegression(C=1.0 / (1e-4 * n), tol=1e-10, max_iter=10_000),
             SGDClassifier(loss="log_loss", alpha=1e-4, random_state=0),
             _logistic_objective(1e-4),
-            "C = 1 / (1e-4 * n)",
+            "C = 1 / (1e-4 * n)"
+            + ("; SGD* is one-vs-rest, another model" if multiclass else ""),
         ),
     ]
     return [spec for spec in specs if getattr(skgd, spec.label, None) is not None]
@@ -390,7 +391,10 @@ def _run(args):
             f"\n== {task.name}: {n} training / {len(task.y_test)} test rows, "
             f"{d} features; score = {task.score_name}"
         )
-        specs = (regression_specs if index == 0 else classification_specs)(n)
+        if index == 0:
+            specs = regression_specs(n)
+        else:
+            specs = classification_specs(n, multiclass=index == 2)
         if not specs:
             print("   (GDClassifier is not available in this version of skgd)")
             continue
