@@ -31,6 +31,7 @@ import scipy.sparse as sp
 
 from ._fast._gradient import gradient_csr, gradient_dense
 from ._fast._stochastic import epoch_csr, epoch_dense
+from ._fast._utils import shuffled_order
 from ._objective import CURVATURE, LOSS_CODES, penalty_value, prox
 from ._step_size import (
     Preconditioner,
@@ -412,8 +413,13 @@ def _solve_stochastic(problem, state, options, batch_size):
         "preconditioned": state.precond.active,
         "center_sq": float(np.sum(state.precond.step_scale * state.precond.center**2)),
     }
+    # One index buffer for the fit, reshuffled in place (in C) every epoch
+    # from a seed drawn from the estimator's RandomState.
+    order = np.arange(n, dtype=np.intp)
     for _ in range(options.max_iter):
-        order = rng.permutation(n) if options.shuffle else np.arange(n)
+        if options.shuffle:
+            seed = int(rng.randint(np.iinfo(np.int64).max, dtype=np.int64))
+            shuffled_order(order, seed)
         eta, schedule = _schedule_config(options, state)
         cfg = {**base, **schedule}
         if sp.issparse(X):

@@ -2,6 +2,9 @@
 # moments for the preconditioner, squared row norms for step sizes), so that
 # Python never builds an n_samples x n_features temporary such as X ** 2.
 
+cimport cython
+from libc.stdint cimport uint32_t, uint64_t
+
 from skgd._fast._rows cimport floating, index_t
 
 
@@ -77,3 +80,67 @@ def row_sq_norms_csr(const floating[::1] data, const index_t[::1] indptr,
             for m in range(indptr[i], indptr[i + 1]):
                 acc += data[m] * data[m]
             out[i] = acc
+
+
+# ---- random visiting order -----------------------------------------------------
+# numpy's RandomState.permutation draws each swap index through the legacy
+# bounded-integer path (~15 ns a row: 3 ms of a 35 ms SGD epoch on 200,000
+# rows).  The Fisher-Yates shuffle below draws from SplitMix64 (Steele, Lea
+# and Flood, 2014), seeded once per epoch from the estimator's RandomState,
+# with Lemire's (2019) multiply-shift bounded integers (unbiased: the rare
+# draws that would favour small values are rejected).  Python still owns the
+# order: it is a plain index array that a reference can replay.
+
+cdef inline uint64_t splitmix64(uint64_t* state) noexcept nogil:
+    cdef uint64_t z
+    state[0] += <uint64_t> 0x9E3779B97F4A7C15ULL
+    z = state[0]
+    z = (z ^ (z >> 30)) * <uint64_t> 0xBF58476D1CE4E5B9ULL
+    z = (z ^ (z >> 27)) * <uint64_t> 0x94D049BB133111EBULL
+    return z ^ (z >> 31)
+
+
+@cython.cdivision(True)
+cdef inline uint64_t bounded(uint64_t* state, uint64_t bound) noexcept nogil:
+    """A uniform integer in [0, bound), bound >= 1."""
+    cdef uint64_t x, m, threshold
+    cdef uint32_t low
+    if bound <= <uint64_t> 0xFFFFFFFFULL:
+        # Lemire: the high half of x * bound for a 32-bit x, rejecting the
+        # low halves below 2**32 mod bound.
+        x = splitmix64(state) >> 32
+        m = x * bound
+        low = <uint32_t> m
+        if low < bound:
+            threshold = (<uint64_t> 0x100000000ULL - bound) % bound
+            while low < threshold:
+                x = splitmix64(state) >> 32
+                m = x * bound
+                low = <uint32_t> m
+        return m >> 32
+    # more than 2**32 rows: reject the top 2**64 mod bound values
+    threshold = (<uint64_t> 0 - bound) % bound
+    x = splitmix64(state)
+    while x < threshold:
+        x = splitmix64(state)
+    return x % bound
+
+
+def shuffled_order(Py_ssize_t[::1] order, uint64_t seed):
+    """Fill ``order`` with a uniformly random permutation of 0 .. n - 1.
+
+    Parameters
+    ----------
+    order : ndarray of shape (n,), dtype intp, overwritten.
+    seed : int in [0, 2**64), the state of the generator.
+    """
+    cdef Py_ssize_t n = order.shape[0], i, j, tmp
+    cdef uint64_t state = seed
+    with nogil:
+        for i in range(n):
+            order[i] = i
+        for i in range(n - 1, 0, -1):
+            j = <Py_ssize_t> bounded(&state, <uint64_t> (i + 1))
+            tmp = order[i]
+            order[i] = order[j]
+            order[j] = tmp
