@@ -266,3 +266,26 @@ def test_batch_fit_bit_identical_with_one_openmp_thread():
     with threadpool_limits(1, user_api="openmp"):
         coef_one = est.fit(X, Y[:, 0], sample_weight=sw).coef_
     assert np.array_equal(coef, coef_one)
+
+
+def test_shuffled_order_is_a_uniform_permutation():
+    from collections import Counter
+
+    from skgd._fast._utils import shuffled_order
+
+    order = np.empty(1000, dtype=np.intp)
+    shuffled_order(order, 7)
+    assert np.array_equal(np.sort(order), np.arange(1000))
+    again = np.empty_like(order)
+    shuffled_order(again, 7)
+    assert np.array_equal(order, again)  # a seed fixes the order
+    shuffled_order(again, 8)
+    assert not np.array_equal(order, again)
+    # all 24 orders of 4 rows, equally often (expected 1000 each, sd ~31)
+    small = np.empty(4, dtype=np.intp)
+    counts = Counter()
+    for seed in range(24_000):
+        shuffled_order(small, seed)
+        counts[tuple(small)] += 1
+    assert len(counts) == 24
+    assert 850 < min(counts.values()) and max(counts.values()) < 1150
