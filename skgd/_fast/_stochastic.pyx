@@ -310,6 +310,11 @@ cdef void sgd_dense_eager(const floating* X, Py_ssize_t d, const double* Y,
             if not penalised:
                 if c != 0.0:
                     axpy_dense(a, x, w, d)
+            elif cumulative and cfg.l2 == 0.0:
+                # the Lasso: no division by a shrink of exactly 1
+                q = ws.l1_applied + k * d
+                for j in range(d):
+                    w[j] = cumulative_l1(w[j] + a * x[j], u, q + j)
             elif cumulative:
                 q = ws.l1_applied + k * d
                 for j in range(d):
