@@ -118,6 +118,28 @@ class BaseGD(BaseEstimator):
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
 
+    @staticmethod
+    def _normalise_weights(sample_weight):
+        """The solver's weights: scaled by a power of two, the largest in [0.5, 1).
+
+        The solver's objective divides by the sum of the weights, so their
+        scale means nothing to it (the penalty's conversion, which may
+        depend on the sum, is computed before) -- except to floating point,
+        where weights of 1e100 (1e-100) times squared residuals or features
+        of 1e150 overflow (underflow).  A power of two scales exactly:
+        ordinary weights give the bit-identical model.
+        """
+        top = float(np.max(sample_weight))
+        if not top > 0:
+            # sample_weight itself was checked: the class weights zeroed it
+            raise ValueError(
+                "Every training sample has a zero weight once the class weights are "
+                "applied (sample_weight * class_weight). Give a positive class_weight "
+                "to at least one class present in y, or positive sample weights to "
+                "more samples."
+            )
+        return np.ldexp(sample_weight, -np.frexp(top)[1])
+
     def _initial_state(self, n_outputs, n_features, coef_init, intercept_init, incremental):
         fitted = hasattr(self, "_solver_state")
         if fitted and self.coef_.size != n_outputs * n_features:
@@ -196,7 +218,8 @@ class BaseGD(BaseEstimator):
         sw_sum = float(sample_weight.sum())
         l1, l2 = self._penalty(sw_sum)
         problem = Problem(
-            X=X, Y=Y, sample_weight=sample_weight, loss=self._loss_name(),
+            X=X, Y=Y, sample_weight=self._normalise_weights(sample_weight),
+            loss=self._loss_name(),
             epsilon=float(getattr(self, "epsilon", 0.0)), l1=l1, l2=l2,
             fit_intercept=self.fit_intercept,
         )

@@ -177,6 +177,53 @@ def test_concurrent_partial_fit_streams_are_independent():
         assert_same_model(seq, con)
 
 
+# ---- sample-weight scale -----------------------------------------------------------------------
+
+def scale_free_weights(Est):
+    """Whether Est's objective ignores the scale of the weights.
+
+    Ridge's sum_i s_i L_i + alpha ||w||^2 does not (doubling the weights
+    halves the relative penalty); the mean-loss objectives do.
+    """
+    est = Est()
+    return est._penalty(1.0) == est._penalty(1e10)
+
+
+WEIGHT_CASES = [
+    pytest.param(Est, solver, id=f"{Est.__name__}-{solver}")
+    for Est in ESTIMATORS
+    if scale_free_weights(Est)
+    for solver in SOLVERS
+]
+
+
+@pytest.mark.parametrize("Est, solver", WEIGHT_CASES)
+def test_weights_scaled_by_a_power_of_two_give_the_same_bits(Est, solver):
+    # The objective divides by the sum of the weights; internally the weights
+    # are rescaled by a power of two (exact), so 2**k * sw is the same fit.
+    X, y = make_data(Est)
+    sw = np.random.RandomState(2).uniform(0.1, 3.0, size=len(y))
+    ref = estimator(Est, solver).fit(X, y, sample_weight=sw)
+    for k in (-300, -1, 1, 300):
+        assert_same_model(estimator(Est, solver).fit(X, y, sample_weight=np.ldexp(sw, k)), ref)
+
+
+@pytest.mark.parametrize("factor", [1e-100, 1e100])
+@pytest.mark.parametrize("Est, solver", WEIGHT_CASES)
+def test_extreme_weight_scales_give_the_same_model(Est, solver, factor):
+    # Without the rescaling, weights of 1e100 times squared features of 1e150
+    # overflowed (and 1e-100 underflowed) in the moments and the gradients.
+    X, y = make_data(Est)
+    X = X * 1e150
+    sw = np.random.RandomState(2).uniform(0.1, 3.0, size=len(y))
+    ref = estimator(Est, solver).fit(X, y, sample_weight=sw)
+    est = estimator(Est, solver).fit(X, y, sample_weight=sw * factor)
+    # sw * factor rounds differently from sw: equal up to that rounding
+    scale = np.abs(ref.coef_).max()
+    np.testing.assert_allclose(est.coef_, ref.coef_, rtol=1e-9, atol=1e-9 * scale)
+    np.testing.assert_allclose(est.intercept_, ref.intercept_, rtol=1e-9, atol=1e-9)
+
+
 # ---- clone and pickle ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("Est, solver", cases(*SOLVERS))

@@ -173,6 +173,11 @@ ROWS = [
         ValueError, f"sample_weight.shape == ({N - 1},), expected ({N},)!"),
     Row("sample_weight_2d", fit_bad_weight(np.ones((N, 1))),
         ValueError, "Sample weights must be 1D array or scalar, got 2D array."),
+    Row("class_weight_zeroes_every_sample",
+        lambda Est, X, y: fast(Est, class_weight={"ant": 0.0, "bee": 0.0, "cat": 0.0}).fit(X, y),
+        ValueError, "Every training sample has a zero weight once the class weights are "
+                    "applied (sample_weight * class_weight). Give a positive class_weight "
+                    "to at least one class present in y", needs=("class_weight",)),
     Row("y_2d_for_classifier", fit_bad_y(lambda y: np.c_[y, y]),
         ValueError, "y should be a 1d array, got an array of shape", kind="classifier"),
     Row("one_class", fit_bad_y(lambda y: np.full(N, "ant")),
