@@ -165,23 +165,35 @@ cdef double block_csr(const floating* vals, const index_t* cols, const index_t* 
     return total
 
 
-cdef void reduce_blocks(const double* parts, Py_ssize_t nb, Py_ssize_t size,
-                        double* out, int n_threads) noexcept nogil:
-    """out[j] = sum over blocks, in block order, of parts[blk * size + j].
+cdef void reduce_blocks(const double* slabs, Py_ssize_t nb, Py_ssize_t stride,
+                        Py_ssize_t size, double* out, int n_threads) noexcept nogil:
+    """out[j] = sum over blocks, in block order, of slabs[blk * stride + j].
 
     Features are split into chunks that threads take independently; each
     feature's sum runs over the blocks in the same order whatever the split.
     """
-    cdef Py_ssize_t chunk = 512, c, j, j0, j1, blk
+    cdef Py_ssize_t chunk = 4096, c, j, j0, j1, blk
     cdef Py_ssize_t n_chunks = (size + chunk - 1) // chunk
+    if n_chunks == 1:
+        n_threads = 1  # not worth waking a thread
     for c in prange(n_chunks, schedule="static", num_threads=n_threads):
         j0 = c * chunk
         j1 = min(j0 + chunk, size)
         for j in range(j0, j1):
-            out[j] = parts[j]
+            out[j] = slabs[j]
         for blk in range(1, nb):
             for j in range(j0, j1):
-                out[j] = out[j] + parts[blk * size + j]
+                out[j] = out[j] + slabs[blk * stride + j]
+
+
+cdef Py_ssize_t slab_stride(Py_ssize_t K, Py_ssize_t d) noexcept nogil:
+    """Doubles per block: the (K, d) and (K,) partials, the loss total and
+    4K of scratch, rounded up to whole cache lines plus one line of padding
+    so that no two threads ever write to the same line (false sharing would
+    bounce a line between cores on every row)."""
+    cdef Py_ssize_t line = 8  # doubles per 64-byte cache line
+    cdef Py_ssize_t used = K * d + 5 * K + 1
+    return (used + line - 1) // line * line + line
 
 
 cdef int resolve_threads(int n_threads, Py_ssize_t nb) noexcept nogil:
@@ -228,36 +240,38 @@ def gradient_dense(const floating[:, ::1] X, const double[:, ::1] Y,
     cdef bint same_point
     cdef const floating* Xp = &X[0, 0] if n > 0 and d > 0 else NULL
     # one (K, d) + (K,) partial and one 4K scratch vector per block
-    # Per block: a (K, d) and a (K,) partial, its loss total and a 4K-vector
-    # of scratch (PyMem_Raw*: seen by tracemalloc, safe without the GIL).
-    cdef double* parts = <double*> PyMem_RawMalloc(nb * (size + 6 * K) * sizeof(double))
-    cdef double* parts_b = parts + nb * size
-    cdef double* totals = parts_b + nb * K
-    cdef double* scratch = totals + nb * K
+    # One slab per block (see slab_stride), from PyMem_Raw*: seen by
+    # tracemalloc, safe without the GIL.  The extra line aligns slab 0.
+    cdef Py_ssize_t stride = slab_stride(K, d)
+    cdef double* raw = <double*> PyMem_RawMalloc((nb * stride + 8) * sizeof(double))
+    cdef double* slabs = <double*> ((<size_t> raw + 63) & ~(<size_t> 63)) if raw != NULL else NULL
+    cdef double* slab
     cdef const double* Yp = &Y[0, 0]
     cdef const double* sw = &sample_weight[0]
     cdef const double* Wp = &W[0, 0]
     cdef const double* bp = &b[0]
     cdef const double* We = &W_eval[0, 0]
     cdef const double* be = &b_eval[0]
-    if parts == NULL:
+    if raw == NULL:
         raise MemoryError()
     with nogil:
         same_point = same_values(Wp, bp, We, be, K, d)
         if nb == 1:
             total = block_dense(Xp, d, Yp, K, sw, Wp, bp, We, be, same_point,
-                                &G[0, 0], &Gb[0], scratch, 0, n, loss, epsilon)
+                                &G[0, 0], &Gb[0], slabs + size + 5 * K, 0, n, loss,
+                                epsilon)
         else:
             for blk in prange(nb, schedule="dynamic", num_threads=threads):
-                totals[blk] = block_dense(
-                    Xp, d, Yp, K, sw, Wp, bp, We, be, same_point, parts + blk * size,
-                    parts_b + blk * K, scratch + 4 * K * blk,
-                    blk * n // nb, (blk + 1) * n // nb, loss, epsilon)
-            reduce_blocks(parts, nb, size, &G[0, 0], threads)
-            reduce_blocks(parts_b, nb, K, &Gb[0], 1)
+                slab = slabs + blk * stride
+                slab[size + K] = block_dense(
+                    Xp, d, Yp, K, sw, Wp, bp, We, be, same_point, slab, slab + size,
+                    slab + size + K + 1, blk * n // nb, (blk + 1) * n // nb, loss,
+                    epsilon)
+            reduce_blocks(slabs, nb, stride, size, &G[0, 0], threads)
+            reduce_blocks(slabs + size, nb, stride, K, &Gb[0], 1)
             for blk in range(nb):
-                total += totals[blk]
-    PyMem_RawFree(parts)
+                total += slabs[blk * stride + size + K]
+    PyMem_RawFree(raw)
     return total
 
 
@@ -280,35 +294,36 @@ def gradient_csr(const floating[::1] data, const index_t[::1] indices,
     cdef const floating* vals = &data[0] if data.shape[0] > 0 else NULL
     cdef const index_t* cols = &indices[0] if indices.shape[0] > 0 else NULL
     cdef const index_t* ptr = &indptr[0]
-    # Per block: a (K, d) and a (K,) partial, its loss total and a 4K-vector
-    # of scratch (PyMem_Raw*: seen by tracemalloc, safe without the GIL).
-    cdef double* parts = <double*> PyMem_RawMalloc(nb * (size + 6 * K) * sizeof(double))
-    cdef double* parts_b = parts + nb * size
-    cdef double* totals = parts_b + nb * K
-    cdef double* scratch = totals + nb * K
+    # One slab per block (see slab_stride), from PyMem_Raw*: seen by
+    # tracemalloc, safe without the GIL.  The extra line aligns slab 0.
+    cdef Py_ssize_t stride = slab_stride(K, d)
+    cdef double* raw = <double*> PyMem_RawMalloc((nb * stride + 8) * sizeof(double))
+    cdef double* slabs = <double*> ((<size_t> raw + 63) & ~(<size_t> 63)) if raw != NULL else NULL
+    cdef double* slab
     cdef const double* Yp = &Y[0, 0]
     cdef const double* sw = &sample_weight[0]
     cdef const double* Wp = &W[0, 0]
     cdef const double* bp = &b[0]
     cdef const double* We = &W_eval[0, 0]
     cdef const double* be = &b_eval[0]
-    if parts == NULL:
+    if raw == NULL:
         raise MemoryError()
     with nogil:
         same_point = same_values(Wp, bp, We, be, K, d)
         if nb == 1:
             total = block_csr(vals, cols, ptr, d, Yp, K, sw, Wp, bp, We, be,
-                              same_point, &G[0, 0], &Gb[0], scratch, 0, n, loss,
-                              epsilon)
+                              same_point, &G[0, 0], &Gb[0], slabs + size + 5 * K, 0,
+                              n, loss, epsilon)
         else:
             for blk in prange(nb, schedule="dynamic", num_threads=threads):
-                totals[blk] = block_csr(
-                    vals, cols, ptr, d, Yp, K, sw, Wp, bp, We, be, same_point,
-                    parts + blk * size, parts_b + blk * K, scratch + 4 * K * blk,
-                    blk * n // nb, (blk + 1) * n // nb, loss, epsilon)
-            reduce_blocks(parts, nb, size, &G[0, 0], threads)
-            reduce_blocks(parts_b, nb, K, &Gb[0], 1)
+                slab = slabs + blk * stride
+                slab[size + K] = block_csr(
+                    vals, cols, ptr, d, Yp, K, sw, Wp, bp, We, be, same_point, slab,
+                    slab + size, slab + size + K + 1, blk * n // nb,
+                    (blk + 1) * n // nb, loss, epsilon)
+            reduce_blocks(slabs, nb, stride, size, &G[0, 0], threads)
+            reduce_blocks(slabs + size, nb, stride, K, &Gb[0], 1)
             for blk in range(nb):
-                total += totals[blk]
-    PyMem_RawFree(parts)
+                total += slabs[blk * stride + size + K]
+    PyMem_RawFree(raw)
     return total
