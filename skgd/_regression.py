@@ -163,14 +163,19 @@ _SHARED_DOC_PARAMS = """
     max_iter : int, default=1000
         Maximum number of epochs (passes over the data), for every solver.
 
-    tol : float or None, default=1e-3
-        The stopping rule: training stops after ``n_iter_no_change`` epochs
-        that do not lower the best objective by ``tol`` times its value (or
-        raise the validation score by ``tol`` with early stopping). None
-        disables it.
+    tol : float or None, default=1e-4
+        Relative tolerance of the stopping rule. The ``'batch'`` solver on a
+        smooth loss stops when the norm of its proximal-gradient step has
+        fallen below ``tol`` times its first value (an exact optimality
+        measure); the stochastic solvers (and ``'batch'`` on a non-smooth
+        loss) stop when the objective decreased by less than ``tol`` per
+        epoch, relative to its value, over the last ``n_iter_no_change``
+        epochs. With early stopping, training stops after
+        ``n_iter_no_change`` epochs that do not raise the best validation
+        score by ``tol``. None disables the rule (all ``max_iter`` epochs run).
 
     n_iter_no_change : int, default=5
-        Patience of the stopping rule.
+        Patience (window, in epochs) of the objective and validation rules.
 
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data and stop on its score.
@@ -276,8 +281,8 @@ class GDRegressor(_RegressorMixinGD):
     >>> X = rng.normal(size=(100, 3)) * [1.0, 100.0, 0.01]
     >>> y = X @ [1.0, 0.02, 50.0] + 3.0
     >>> reg = GDRegressor(penalty=None, tol=1e-10).fit(X, y)
-    >>> np.round(reg.coef_, 3)
-    array([ 1.  ,  0.02, 50.  ])
+    >>> [round(float(c), 3) for c in reg.coef_]
+    [1.0, 0.02, 50.0]
     """
 
     _parameter_constraints: dict = {
@@ -304,7 +309,7 @@ class GDRegressor(_RegressorMixinGD):
         average=False,
         fit_intercept=True,
         max_iter=1000,
-        tol=1e-3,
+        tol=1e-4,
         n_iter_no_change=5,
         early_stopping=False,
         validation_fraction=0.1,
@@ -446,7 +451,7 @@ class GDRidge(_PenalisedLeastSquares):
         average=False,
         fit_intercept=True,
         max_iter=1000,
-        tol=1e-3,
+        tol=1e-4,
         n_iter_no_change=5,
         early_stopping=False,
         validation_fraction=0.1,
@@ -538,7 +543,7 @@ class GDLasso(_PenalisedLeastSquares):
         average=False,
         fit_intercept=True,
         max_iter=1000,
-        tol=1e-3,
+        tol=1e-4,
         n_iter_no_change=5,
         early_stopping=False,
         validation_fraction=0.1,
@@ -643,7 +648,7 @@ class GDElasticNet(_PenalisedLeastSquares):
         average=False,
         fit_intercept=True,
         max_iter=1000,
-        tol=1e-3,
+        tol=1e-4,
         n_iter_no_change=5,
         early_stopping=False,
         validation_fraction=0.1,
