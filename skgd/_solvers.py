@@ -262,7 +262,7 @@ def _divergence_guarded(solver):
 
     @functools.wraps(solver)
     def guarded(problem, state, options):
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        with np.errstate(all="ignore"):
             return solver(problem, state, options)
 
     return guarded

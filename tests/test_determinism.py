@@ -59,18 +59,24 @@ def cases(*solvers):
     ]
 
 
-# ---- random_state ------------------------------------------------------------------------
+# ---- random_state --------------------------------------------------------------------
 
 OPTIONS = {
     "default": {},
-    "early_stopping": {"early_stopping": True, "validation_fraction": 0.2,
-                       "tol": 1e-3, "n_iter_no_change": 3},
+    "early_stopping": {
+        "early_stopping": True,
+        "validation_fraction": 0.2,
+        "tol": 1e-3,
+        "n_iter_no_change": 3,
+    },
     "averaged_momentum": {"average": True, "momentum": 0.5},
     "explicit_schedule": {"learning_rate": "invscaling", "eta0": 0.01},
 }
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 15 epochs
+@pytest.mark.filterwarnings(
+    "ignore::sklearn.exceptions.ConvergenceWarning"
+)  # 15 epochs
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
 @pytest.mark.parametrize("option", OPTIONS)
 @pytest.mark.parametrize("Est, solver", cases(*SOLVERS))
@@ -83,8 +89,9 @@ def test_same_random_state_gives_a_bit_identical_model(Est, solver, option, spar
     assert_same_model(a, b)
     # RandomState instances seeded alike draw the same orders (and splits)
     c, d = (
-        estimator(Est, solver, **OPTIONS[option]).set_params(
-            random_state=np.random.RandomState(0)).fit(X, y)
+        estimator(Est, solver, **OPTIONS[option])
+        .set_params(random_state=np.random.RandomState(0))
+        .fit(X, y)
         for _ in range(2)
     )
     assert_same_model(c, d)
@@ -99,7 +106,8 @@ def test_the_seed_is_used(Est, solver):
     assert not np.array_equal(a.coef_, b.coef_)
 
 
-# ---- threads -------------------------------------------------------------------------------
+# ---- threads -------------------------------------------------------------------------
+
 
 def _thread_jobs():
     jobs = []
@@ -177,7 +185,8 @@ def test_concurrent_partial_fit_streams_are_independent():
         assert_same_model(seq, con)
 
 
-# ---- sample-weight scale -----------------------------------------------------------------------
+# ---- sample-weight scale -------------------------------------------------------------
+
 
 def scale_free_weights(Est):
     """Whether Est's objective ignores the scale of the weights.
@@ -205,7 +214,9 @@ def test_weights_scaled_by_a_power_of_two_give_the_same_bits(Est, solver):
     sw = np.random.RandomState(2).uniform(0.1, 3.0, size=len(y))
     ref = estimator(Est, solver).fit(X, y, sample_weight=sw)
     for k in (-300, -1, 1, 300):
-        assert_same_model(estimator(Est, solver).fit(X, y, sample_weight=np.ldexp(sw, k)), ref)
+        assert_same_model(
+            estimator(Est, solver).fit(X, y, sample_weight=np.ldexp(sw, k)), ref
+        )
 
 
 @pytest.mark.parametrize("factor", [1e-100, 1e100])
@@ -224,7 +235,8 @@ def test_extreme_weight_scales_give_the_same_model(Est, solver, factor):
     np.testing.assert_allclose(est.intercept_, ref.intercept_, rtol=1e-9, atol=1e-9)
 
 
-# ---- clone and pickle ------------------------------------------------------------------------
+# ---- clone and pickle ----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("Est, solver", cases(*SOLVERS))
 def test_clone_of_a_fitted_model_refits_identically(Est, solver):
@@ -272,7 +284,8 @@ def test_pickle_between_partial_fits_changes_nothing(Est, solver, random_state):
     assert_same_model(c.partial_fit(X, y), d.partial_fit(X, y))
 
 
-# ---- warm_start and partial_fit ---------------------------------------------------------------
+# ---- warm_start and partial_fit ------------------------------------------------------
+
 
 @pytest.mark.parametrize("Est, solver", cases(*SOLVERS))
 def test_warm_start_continues_from_the_previous_coefficients(Est, solver):
@@ -281,7 +294,9 @@ def test_warm_start_continues_from_the_previous_coefficients(Est, solver):
     coef, intercept = first.coef_.copy(), np.copy(first.intercept_)
     second = first.fit(X, y)
     # a warm start is a fit started at the previous solution, nothing else
-    explicit = estimator(Est, solver).fit(X, y, coef_init=coef, intercept_init=intercept)
+    explicit = estimator(Est, solver).fit(
+        X, y, coef_init=coef, intercept_init=intercept
+    )
     assert_same_model(second, explicit)
 
 
@@ -307,8 +322,9 @@ def test_partial_fit_epochs_equal_fit_epochs(Est, solver, average):
     # n calls of partial_fit on the whole data are n epochs of fit: the step
     # schedule, the momentum, the average and the random orders continue
     X, y = make_data(Est)
-    params = dict(momentum=0.4, average=average, max_iter=4,
-                  random_state=np.random.RandomState(3))
+    params = dict(
+        momentum=0.4, average=average, max_iter=4, random_state=np.random.RandomState(3)
+    )
     kwargs = {"classes": np.unique(y)} if is_classifier(Est()) else {}
     stream = estimator(Est, solver, **params)
     for _ in range(4):

@@ -23,12 +23,12 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from skgd._fast._gradient import gradient_csr, gradient_dense
+from skgd._fast._stochastic import epoch_csr, epoch_dense
 from sklearn.base import is_classifier
 from sklearn.exceptions import ConvergenceWarning
 
 import skgd
-from skgd._fast._gradient import gradient_csr, gradient_dense
-from skgd._fast._stochastic import epoch_csr, epoch_dense
 from skgd._objective import (
     CLASSIFICATION_LOSSES,
     LOSS_CODES,
@@ -53,13 +53,20 @@ ESTIMATORS = [
 # The examples are derandomised (the same ones on every run: a CI failure is
 # reproducible); SKGD_HYPOTHESIS_EXPLORE=N runs N times more, random ones.
 EXPLORE = int(os.environ.get("SKGD_HYPOTHESIS_EXPLORE", "0"))
-KERNEL_EXAMPLES = 60 * max(EXPLORE, 1)
-FIT_EXAMPLES = 40 * max(EXPLORE, 1)
-PROFILE = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow],
-               derandomize=not EXPLORE, database=None, print_blob=True)
+KERNEL_EXAMPLES = 100 * max(EXPLORE, 1)
+FIT_EXAMPLES = 100 * max(EXPLORE, 1)
+PROFILE = dict(
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=not EXPLORE,
+    database=None,
+    print_blob=True,
+)
 
-MAGNITUDES = {np.float64: [1e-150, 1e-5, 1.0, 1e5, 1e150],
-              np.float32: [1e-15, 1.0, 1e15]}
+MAGNITUDES = {
+    np.float64: [1e-150, 1e-5, 1.0, 1e5, 1e150],
+    np.float32: [1e-15, 1.0, 1e15],
+}
 WEIGHT_MAGNITUDES = [1e-100, 1.0, 1e100]
 # Values of magnitude 0 or [1e-3, 10]: the magnitude of an example is the
 # scale it is multiplied by (drawn from the lists above), not an accident.
@@ -75,10 +82,13 @@ CLEAR_ERRORS = re.compile(
 )
 
 
-# ---- strategies ------------------------------------------------------------------------------
+# ---- strategies ----------------------------------------------------------------------
+
 
 @st.composite
-def matrices(draw, min_rows=1, max_rows=12, max_cols=8, dtypes=(np.float64, np.float32)):
+def matrices(
+    draw, min_rows=1, max_rows=12, max_cols=8, dtypes=(np.float64, np.float32)
+):
     """(X dense, dtype) with a random shape, sparsity pattern and magnitude."""
     n = draw(st.integers(min_rows, max_rows))
     d = draw(st.integers(1, max_cols))
@@ -93,7 +103,9 @@ def matrices(draw, min_rows=1, max_rows=12, max_cols=8, dtypes=(np.float64, np.f
 def weights(draw, n):
     if draw(st.booleans()):
         return None
-    sw = draw(arrays(np.float64, (n,), elements=st.floats(0.0, 10.0, allow_subnormal=False)))
+    sw = draw(
+        arrays(np.float64, (n,), elements=st.floats(0.0, 10.0, allow_subnormal=False))
+    )
     if not np.any(sw > 0):
         sw[-1] = 1.0
     return sw * draw(st.sampled_from(WEIGHT_MAGNITUDES))
@@ -152,7 +164,7 @@ def fit_outcome(est, X, y, sw):
     return est
 
 
-# ---- kernels -----------------------------------------------------------------------------------
+# ---- kernels -------------------------------------------------------------------------
 
 ALL_LOSSES = sorted(LOSS_CODES)
 
@@ -196,7 +208,9 @@ def test_gradient_kernels_equal_the_reference(problem, epsilon):
         # rounding of a float32 X times float64 W; kinks of the non-smooth
         # losses are met identically (same predictions up to rounding)
         rtol = 1e-4 if X.dtype == np.float32 else 1e-9
-        scale = np.abs(G_ref).max(initial=0.0) + np.abs(Gb_ref).max(initial=0.0) + 1e-300
+        scale = (
+            np.abs(G_ref).max(initial=0.0) + np.abs(Gb_ref).max(initial=0.0) + 1e-300
+        )
         np.testing.assert_allclose(G / sw.sum(), G_ref, rtol=rtol, atol=rtol * scale)
         np.testing.assert_allclose(Gb / sw.sum(), Gb_ref, rtol=rtol, atol=rtol * scale)
         np.testing.assert_allclose(total / sw.sum(), obj_ref, rtol=rtol, atol=1e-12)
@@ -219,7 +233,9 @@ def test_kernel_losses_stay_finite_for_huge_predictions(X, loss, p_scale, data):
     elif loss in REGRESSION_LOSSES:
         Y = data.draw(arrays(np.float64, (n, K), elements=UNIT))
     else:
-        Y = np.where(data.draw(arrays(np.bool_, (n, K), elements=st.booleans())), 1.0, -1.0)
+        Y = np.where(
+            data.draw(arrays(np.bool_, (n, K), elements=st.booleans())), 1.0, -1.0
+        )
     sw = np.ones(n)
     x_scale = float(np.max(np.abs(X))) or 1.0
     W = data.draw(arrays(np.float64, (K, d), elements=UNIT)) * (p_scale / x_scale)
@@ -235,16 +251,34 @@ def test_kernel_losses_stay_finite_for_huge_predictions(X, loss, p_scale, data):
         np.testing.assert_allclose(total, ref, rtol=1e-9)
     # a stochastic epoch at a tiny step stays finite as well
     cfg = epoch_config(loss, sw, eta0=1e-300)
-    out = epoch_dense(X, Y, sw, np.arange(n), W.copy(), b.copy(), np.zeros((K, d)),
-                      np.zeros(K), np.zeros((K, d)), np.zeros(K), np.ones(d), np.zeros(d),
-                      cfg, 0, 0)
+    out = epoch_dense(
+        X,
+        Y,
+        sw,
+        np.arange(n),
+        W.copy(),
+        b.copy(),
+        np.zeros((K, d)),
+        np.zeros(K),
+        np.zeros((K, d)),
+        np.zeros(K),
+        np.ones(d),
+        np.zeros(d),
+        cfg,
+        0,
+        0,
+    )
     assert np.isfinite(out[2])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kernel bug (skgd/_fast/_loss.pxd, MULTINOMIAL): lse = pmax + log(sumexp) "
-    "rounds log(sumexp) away once |pmax| > ~1e15, so the loss y_k (lse - p_k) "
-    "and the probabilities exp(p_k - lse) lose it; found by the property above"))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "kernel bug (skgd/_fast/_loss.pxd, MULTINOMIAL): lse = pmax + log(sumexp) "
+        "rounds log(sumexp) away once |pmax| > ~1e15, so the loss y_k (lse - p_k) "
+        "and the probabilities exp(p_k - lse) lose it; found by the property above"
+    ),
+)
 @pytest.mark.parametrize("logit", [1e10, 1e17, 1e50])
 def test_multinomial_kernel_at_large_tied_logits(logit):
     # Softmax is shift invariant: three tied logits of any size give the loss
@@ -263,11 +297,19 @@ def test_multinomial_kernel_at_large_tied_logits(logit):
 # leaves the double range (c ~ y, step_scale ~ 1 / x^2) before x_j - center_j
 # brings it back -- "diverged at epoch 1" for x ~ 1e-150, y ~ 1e150, and no
 # movement at all (underflow) for x ~ 1e150, y ~ 1e-150.
-@pytest.mark.parametrize("x_scale, y_scale", [
-    (1e-150, 1e-150), (1e-150, 1.0), (1.0, 1e-150), (1.0, 1e150), (1e150, 1.0),
-    (1e150, 1e150),
-    (1e-150, 1e150), (1e150, 1e-150),
-])
+@pytest.mark.parametrize(
+    "x_scale, y_scale",
+    [
+        (1e-150, 1e-150),
+        (1e-150, 1.0),
+        (1.0, 1e-150),
+        (1.0, 1e150),
+        (1e150, 1.0),
+        (1e150, 1e150),
+        (1e-150, 1e150),
+        (1e150, 1e-150),
+    ],
+)
 @pytest.mark.parametrize("solver", ["sgd", "minibatch"])
 def test_auto_step_is_scale_free_for_the_stochastic_solvers(solver, x_scale, y_scale):
     # learning_rate='auto' works in standardised coordinates, so rescaling X
@@ -285,9 +327,16 @@ def test_auto_step_is_scale_free_for_the_stochastic_solvers(solver, x_scale, y_s
 
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
-@pytest.mark.parametrize("x_scale, y_scale", [
-    (1e-150, 1e-150), (1e-150, 1e150), (1e150, 1e-150), (1e150, 1e150), (1.0, 1e150),
-])
+@pytest.mark.parametrize(
+    "x_scale, y_scale",
+    [
+        (1e-150, 1e-150),
+        (1e-150, 1e150),
+        (1e150, 1e-150),
+        (1e150, 1e150),
+        (1.0, 1e150),
+    ],
+)
 def test_auto_step_is_scale_free_for_the_batch_solver(x_scale, y_scale, sparse):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(60, 4)) * (rng.uniform(size=(60, 4)) < 0.7)
@@ -299,14 +348,35 @@ def test_auto_step_is_scale_free_for_the_batch_solver(x_scale, y_scale, sparse):
     np.testing.assert_allclose(coef * (x_scale / y_scale), ref, rtol=1e-5)
 
 
-def epoch_config(loss, sw, eta0=0.05, batch_size=1, l1=0.0, l2=0.0, momentum=0.0,
-                 nesterov=False, fit_intercept=True):
+def epoch_config(
+    loss,
+    sw,
+    eta0=0.05,
+    batch_size=1,
+    l1=0.0,
+    l2=0.0,
+    momentum=0.0,
+    nesterov=False,
+    fit_intercept=True,
+):
     return {
-        "loss": LOSS_CODES[loss], "epsilon": 0.3, "batch_size": batch_size,
-        "fit_intercept": fit_intercept, "l1": l1, "l2": l2, "schedule": 0, "eta0": eta0,
-        "power_t": 0.5, "optimal_alpha": 0.1, "optimal_t0": 10.0, "momentum": momentum,
-        "nesterov": nesterov, "average_start": -1, "weight_scale": 1.0 / sw.mean(),
-        "preconditioned": False, "center_sq": 0.0,
+        "loss": LOSS_CODES[loss],
+        "epsilon": 0.3,
+        "batch_size": batch_size,
+        "fit_intercept": fit_intercept,
+        "l1": l1,
+        "l2": l2,
+        "schedule": 0,
+        "eta0": eta0,
+        "power_t": 0.5,
+        "optimal_alpha": 0.1,
+        "optimal_t0": 10.0,
+        "momentum": momentum,
+        "nesterov": nesterov,
+        "average_start": -1,
+        "weight_scale": 1.0 / sw.mean(),
+        "preconditioned": False,
+        "center_sq": 0.0,
     }
 
 
@@ -320,8 +390,9 @@ def epoch_config(loss, sw, eta0=0.05, batch_size=1, l1=0.0, l2=0.0, momentum=0.0
     fit_intercept=st.booleans(),
     data=st.data(),
 )
-def test_epoch_kernels_equal_the_reference(problem, batch_size, penalty, momentum,
-                                           nesterov, fit_intercept, data):
+def test_epoch_kernels_equal_the_reference(
+    problem, batch_size, penalty, momentum, nesterov, fit_intercept, data
+):
     X, Y, sw, W, b, loss = problem
     n, d = X.shape
     K = W.shape[0]
@@ -329,31 +400,63 @@ def test_epoch_kernels_equal_the_reference(problem, batch_size, penalty, momentu
     # a step small enough for the iterates to stay moderate whatever X is
     x_norm = max(float(np.max(np.sum(X.astype(float) ** 2, axis=1))), 1e-300)
     eta = 0.5 / (x_norm + 1.0)
-    cfg = epoch_config(loss, sw, eta, batch_size, *penalty, momentum, nesterov, fit_intercept)
+    cfg = epoch_config(
+        loss, sw, eta, batch_size, *penalty, momentum, nesterov, fit_intercept
+    )
     W_r, b_r, *_ = reference_epoch(
-        X, Y, sw, order, W, b, loss=loss, epsilon=0.3, batch_size=batch_size,
-        fit_intercept=fit_intercept, l1=penalty[0], l2=penalty[1],
-        etas=np.full(-(-n // batch_size), eta), momentum=momentum, nesterov=nesterov,
+        X,
+        Y,
+        sw,
+        order,
+        W,
+        b,
+        loss=loss,
+        epsilon=0.3,
+        batch_size=batch_size,
+        fit_intercept=fit_intercept,
+        l1=penalty[0],
+        l2=penalty[1],
+        etas=np.full(-(-n // batch_size), eta),
+        momentum=momentum,
+        nesterov=nesterov,
     )
     Xs = sp.csr_matrix(X)
     for sparse in (False, True):
         W_k, b_k = W.copy(), b.copy()
         buffers = (np.zeros((K, d)), np.zeros(K), np.zeros((K, d)), np.zeros(K))
         if sparse:
-            out = epoch_csr(Xs.data, Xs.indices, Xs.indptr, Y, sw, order, W_k, b_k,
-                            *buffers, cfg, 0, 0)
+            out = epoch_csr(
+                Xs.data,
+                Xs.indices,
+                Xs.indptr,
+                Y,
+                sw,
+                order,
+                W_k,
+                b_k,
+                *buffers,
+                cfg,
+                0,
+                0,
+            )
         else:
-            out = epoch_dense(X, Y, sw, order, W_k, b_k, *buffers, np.ones(d), np.zeros(d),
-                              cfg, 0, 0)
+            out = epoch_dense(
+                X, Y, sw, order, W_k, b_k, *buffers, np.ones(d), np.zeros(d), cfg, 0, 0
+            )
         assert out[0] == -(-n // batch_size)  # one update per batch
-        assert np.isfinite(out[2]) and np.all(np.isfinite(W_k)) and np.all(np.isfinite(b_k))
+        assert (
+            np.isfinite(out[2])
+            and np.all(np.isfinite(W_k))
+            and np.all(np.isfinite(b_k))
+        )
         rtol = 1e-4 if X.dtype == np.float32 else 1e-9
         scale = max(np.abs(W_r).max(), np.abs(b_r).max(), 1.0)
-        np.testing.assert_allclose(W_k, W_r, rtol=rtol, atol=rtol * scale / x_norm ** 0.5)
+        np.testing.assert_allclose(W_k, W_r, rtol=rtol, atol=rtol * scale / x_norm**0.5)
         np.testing.assert_allclose(b_k, b_r, rtol=rtol, atol=rtol * scale)
 
 
-# ---- estimators ----------------------------------------------------------------------------------
+# ---- estimators ----------------------------------------------------------------------
+
 
 @st.composite
 def fit_problems(draw, Est):
@@ -373,48 +476,43 @@ def fit_cases(test):
 
 
 @fit_cases
-def test_fit_is_finite_or_a_clear_error(Est):
-    @settings(max_examples=FIT_EXAMPLES, **PROFILE)
-    @given(problem=fit_problems(Est))
-    def check(problem):
-        X, y, sw, params = problem
-        outcome = fit_outcome(Est(**params), X, y, sw)
-        # With learning_rate='auto' the predictions are finite too.  An
-        # explicit step the data make far too large may stop (max_iter) in
-        # the middle of a divergence before anything overflowed: finite
-        # coefficients whose products with X may not be.
-        if not isinstance(outcome, Exception) and params.get("learning_rate") == "auto":
-            pred = outcome.predict(X)
-            assert pred.shape[0] == X.shape[0]
-            if not is_classifier(outcome):
-                assert np.all(np.isfinite(pred))
-
-    check()
+@settings(max_examples=FIT_EXAMPLES, **PROFILE)
+@given(data=st.data())
+def test_fit_is_finite_or_a_clear_error(Est, data):
+    X, y, sw, params = data.draw(fit_problems(Est))
+    outcome = fit_outcome(Est(**params), X, y, sw)
+    # With learning_rate='auto' the predictions are finite too.  An explicit
+    # step the data make far too large may stop (max_iter) in the middle of
+    # a divergence before anything overflowed: finite coefficients whose
+    # products with X may not be.
+    if not isinstance(outcome, Exception) and params.get("learning_rate") == "auto":
+        pred = outcome.predict(X)
+        assert pred.shape[0] == X.shape[0]
+        if not is_classifier(outcome):
+            assert np.all(np.isfinite(pred))
 
 
 @fit_cases
-def test_dense_and_sparse_give_the_same_model(Est):
+@settings(max_examples=FIT_EXAMPLES, **PROFILE)
+@given(data=st.data())
+def test_dense_and_sparse_give_the_same_model(Est, data):
     # With an explicit schedule every solver runs the same textbook updates
     # on both formats (learning_rate='auto' preconditions dense and sparse
     # input differently: they meet only at the optimum, which
     # tests/test_layouts.py checks).  Rounding differs (sparse sums skip the
     # zeros; the lazy penalty factors its scale), so the models agree to a
     # relative tolerance -- or both fits raise.
-    @settings(max_examples=FIT_EXAMPLES, **PROFILE)
-    @given(problem=fit_problems(Est))
-    def check(problem):
-        X, y, sw, params = problem
-        if params.get("learning_rate") == "auto":
-            params["learning_rate"], params["eta0"] = "constant", 1e-2
-        dense = fit_outcome(Est(**params), X, y, sw)
-        sparse = fit_outcome(Est(**params), sp.csr_matrix(X), y, sw)
-        if isinstance(dense, Exception) or isinstance(sparse, Exception):
-            assert type(dense) is type(sparse), (dense, sparse)
-            return
-        scale = max(np.abs(dense.coef_).max(), np.abs(dense.intercept_).max(), 1e-300)
-        rtol = 1e-3 if X.dtype == np.float32 else 1e-6
-        np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=rtol, atol=rtol * scale)
-        np.testing.assert_allclose(sparse.intercept_, dense.intercept_, rtol=rtol,
-                                   atol=rtol * scale)
-
-    check()
+    X, y, sw, params = data.draw(fit_problems(Est))
+    if params.get("learning_rate") == "auto":
+        params["learning_rate"], params["eta0"] = "constant", 1e-2
+    dense = fit_outcome(Est(**params), X, y, sw)
+    sparse = fit_outcome(Est(**params), sp.csr_matrix(X), y, sw)
+    if isinstance(dense, Exception) or isinstance(sparse, Exception):
+        assert type(dense) is type(sparse), (dense, sparse)
+        return
+    scale = max(np.abs(dense.coef_).max(), np.abs(dense.intercept_).max(), 1e-300)
+    rtol = 1e-3 if X.dtype == np.float32 else 1e-6
+    np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=rtol, atol=rtol * scale)
+    np.testing.assert_allclose(
+        sparse.intercept_, dense.intercept_, rtol=rtol, atol=rtol * scale
+    )

@@ -8,7 +8,7 @@ asserts the type of the error *and* its message.
 
 import inspect
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -118,188 +118,434 @@ def frame(X, columns):
 
 ROWS = [
     # ---- values of X, y and sample_weight --------------------------------------
-    Row("nan_in_X", fit_bad_X(lambda X: with_value(X, (3, 1), np.nan)),
-        ValueError, "Input X contains NaN."),
-    Row("inf_in_X", fit_bad_X(lambda X: with_value(X, (3, 1), np.inf)),
-        ValueError, "Input X contains infinity or a value too large for dtype('float64')."),
-    Row("nan_in_sparse_X",
+    Row(
+        "nan_in_X",
+        fit_bad_X(lambda X: with_value(X, (3, 1), np.nan)),
+        ValueError,
+        "Input X contains NaN.",
+    ),
+    Row(
+        "inf_in_X",
+        fit_bad_X(lambda X: with_value(X, (3, 1), np.inf)),
+        ValueError,
+        "Input X contains infinity or a value too large for dtype('float64').",
+    ),
+    Row(
+        "nan_in_sparse_X",
         fit_bad_X(lambda X: sp.csr_matrix(with_value(X, (3, 1), np.nan))),
-        ValueError, "Input X contains NaN."),
-    Row("inf_in_float32_X",
+        ValueError,
+        "Input X contains NaN.",
+    ),
+    Row(
+        "inf_in_float32_X",
         fit_bad_X(lambda X: with_value(X, (0, 0), np.inf).astype(np.float32)),
-        ValueError, "Input X contains infinity or a value too large for dtype('float32')."),
-    Row("nan_in_y", fit_bad_y(lambda y: with_value(y, 2, np.nan)),
-        ValueError, "Input y contains NaN.", kind="regressor"),
-    Row("inf_in_y", fit_bad_y(lambda y: with_value(y, 2, -np.inf)),
-        ValueError, "Input y contains infinity", kind="regressor"),
-    Row("nan_label", fit_bad_y(lambda y: np.r_[np.arange(N - 1) % 2, np.nan]),
-        ValueError, "Input y contains NaN.", kind="classifier"),
-    Row("nan_in_sample_weight", fit_bad_weight(with_value(np.ones(N), 4, np.nan)),
-        ValueError, "Input sample_weight contains NaN."),
-    Row("inf_in_sample_weight", fit_bad_weight(with_value(np.ones(N), 4, np.inf)),
-        ValueError, "Input sample_weight contains infinity"),
-    Row("negative_sample_weight", fit_bad_weight(with_value(np.ones(N), 4, -1.0)),
-        ValueError, "Negative values in data passed to `sample_weight`"),
-    Row("all_zero_sample_weight", fit_bad_weight(np.zeros(N)),
-        ValueError, "Sample weights must contain at least one non-zero number."),
-    Row("complex_X", fit_bad_X(lambda X: X + 1j),
-        ValueError, "Complex data not supported"),
-    Row("string_X", fit_bad_X(lambda X: np.full(X.shape, "red")),
-        ValueError, r"could not convert string to float: (np\.str_\()?'red'", literal=False),
-    Row("string_target_for_regressor", fit_bad_y(lambda y: np.array(["a", "b"] * (N // 2))),
-        ValueError, r"could not convert string to float: (np\.str_\()?'a'", kind="regressor",
-        literal=False),
-    Row("continuous_target_for_classifier", fit_bad_y(lambda y: np.linspace(0, 1, N)),
-        ValueError, "Unknown label type: continuous.", kind="classifier"),
-    Row("object_X_with_None", fit_bad_X(lambda X: np.where(np.eye(N, D) > 0, None, X)),
-        ValueError, "Input X contains NaN."),
+        ValueError,
+        "Input X contains infinity or a value too large for dtype('float32').",
+    ),
+    Row(
+        "nan_in_y",
+        fit_bad_y(lambda y: with_value(y, 2, np.nan)),
+        ValueError,
+        "Input y contains NaN.",
+        kind="regressor",
+    ),
+    Row(
+        "inf_in_y",
+        fit_bad_y(lambda y: with_value(y, 2, -np.inf)),
+        ValueError,
+        "Input y contains infinity",
+        kind="regressor",
+    ),
+    Row(
+        "nan_label",
+        fit_bad_y(lambda y: np.r_[np.arange(N - 1) % 2, np.nan]),
+        ValueError,
+        "Input y contains NaN.",
+        kind="classifier",
+    ),
+    Row(
+        "nan_in_sample_weight",
+        fit_bad_weight(with_value(np.ones(N), 4, np.nan)),
+        ValueError,
+        "Input sample_weight contains NaN.",
+    ),
+    Row(
+        "inf_in_sample_weight",
+        fit_bad_weight(with_value(np.ones(N), 4, np.inf)),
+        ValueError,
+        "Input sample_weight contains infinity",
+    ),
+    Row(
+        "negative_sample_weight",
+        fit_bad_weight(with_value(np.ones(N), 4, -1.0)),
+        ValueError,
+        "Negative values in data passed to `sample_weight`",
+    ),
+    Row(
+        "all_zero_sample_weight",
+        fit_bad_weight(np.zeros(N)),
+        ValueError,
+        "Sample weights must contain at least one non-zero number.",
+    ),
+    Row(
+        "complex_X",
+        fit_bad_X(lambda X: X + 1j),
+        ValueError,
+        "Complex data not supported",
+    ),
+    Row(
+        "string_X",
+        fit_bad_X(lambda X: np.full(X.shape, "red")),
+        ValueError,
+        r"could not convert string to float: (np\.str_\()?'red'",
+        literal=False,
+    ),
+    Row(
+        "string_target_for_regressor",
+        fit_bad_y(lambda y: np.array(["a", "b"] * (N // 2))),
+        ValueError,
+        r"could not convert string to float: (np\.str_\()?'a'",
+        kind="regressor",
+        literal=False,
+    ),
+    Row(
+        "continuous_target_for_classifier",
+        fit_bad_y(lambda y: np.linspace(0, 1, N)),
+        ValueError,
+        "Unknown label type: continuous.",
+        kind="classifier",
+    ),
+    Row(
+        "object_X_with_None",
+        fit_bad_X(lambda X: np.where(np.eye(N, D) > 0, None, X)),
+        ValueError,
+        "Input X contains NaN.",
+    ),
     # ---- shapes -------------------------------------------------------------------
-    Row("empty_X", lambda Est, X, y: fast(Est).fit(X[:0], y[:0]),
-        ValueError, f"Found array with 0 sample(s) (shape=(0, {D})) while a minimum of 1 "
-                    "is required by {name}."),
-    Row("zero_features", fit_bad_X(lambda X: X[:, :0]),
-        ValueError, f"Found array with 0 feature(s) (shape=({N}, 0)) while a minimum of 1 "
-                    "is required by {name}."),
-    Row("X_1d", fit_bad_X(lambda X: X[:, 0]),
-        ValueError, r"Expected 2D array, got 1D array instead:(.|\n)*Reshape your data",
-        literal=False),
-    Row("X_3d", fit_bad_X(lambda X: X[:, :, None]),
-        ValueError, "Found array with dim 3, while dim <= 2 is required by {name}."),
-    Row("mismatched_lengths", lambda Est, X, y: fast(Est).fit(X, y[:-1]),
-        ValueError, f"Found input variables with inconsistent numbers of samples: [{N}, {N - 1}]"),
-    Row("y_missing", lambda Est, X, y: fast(Est).fit(X, None),
-        ValueError, "This {name} estimator requires y to be passed, but the target y is None."),
-    Row("sample_weight_wrong_length", fit_bad_weight(np.ones(N - 1)),
-        ValueError, f"sample_weight.shape == ({N - 1},), expected ({N},)!"),
-    Row("sample_weight_2d", fit_bad_weight(np.ones((N, 1))),
-        ValueError, "Sample weights must be 1D array or scalar, got 2D array."),
-    Row("class_weight_zeroes_every_sample",
-        lambda Est, X, y: fast(Est, class_weight={"ant": 0.0, "bee": 0.0, "cat": 0.0}).fit(X, y),
-        ValueError, "Every training sample has a zero weight once the class weights are "
-                    "applied (sample_weight * class_weight). Give a positive class_weight "
-                    "to at least one class present in y", needs=("class_weight",)),
-    Row("y_2d_for_classifier", fit_bad_y(lambda y: np.c_[y, y]),
-        ValueError, "y should be a 1d array, got an array of shape", kind="classifier"),
-    Row("one_class", fit_bad_y(lambda y: np.full(N, "ant")),
-        ValueError, r"{name} needs samples of at least 2 classes, but the data contain only "
-                    r"one class: .*'ant'", kind="classifier", literal=False),
-    Row("mixed_type_feature_names",
+    Row(
+        "empty_X",
+        lambda Est, X, y: fast(Est).fit(X[:0], y[:0]),
+        ValueError,
+        f"Found array with 0 sample(s) (shape=(0, {D})) while a minimum of 1 "
+        "is required by {name}.",
+    ),
+    Row(
+        "zero_features",
+        fit_bad_X(lambda X: X[:, :0]),
+        ValueError,
+        f"Found array with 0 feature(s) (shape=({N}, 0)) while a minimum of 1 "
+        "is required by {name}.",
+    ),
+    Row(
+        "X_1d",
+        fit_bad_X(lambda X: X[:, 0]),
+        ValueError,
+        r"Expected 2D array, got 1D array instead:(.|\n)*Reshape your data",
+        literal=False,
+    ),
+    Row(
+        "X_3d",
+        fit_bad_X(lambda X: X[:, :, None]),
+        ValueError,
+        "Found array with dim 3, while dim <= 2 is required by {name}.",
+    ),
+    Row(
+        "mismatched_lengths",
+        lambda Est, X, y: fast(Est).fit(X, y[:-1]),
+        ValueError,
+        f"Found input variables with inconsistent numbers of samples: [{N}, {N - 1}]",
+    ),
+    Row(
+        "y_missing",
+        lambda Est, X, y: fast(Est).fit(X, None),
+        ValueError,
+        "This {name} estimator requires y to be passed, but the target y is None.",
+    ),
+    Row(
+        "sample_weight_wrong_length",
+        fit_bad_weight(np.ones(N - 1)),
+        ValueError,
+        f"sample_weight.shape == ({N - 1},), expected ({N},)!",
+    ),
+    Row(
+        "sample_weight_2d",
+        fit_bad_weight(np.ones((N, 1))),
+        ValueError,
+        "Sample weights must be 1D array or scalar, got 2D array.",
+    ),
+    Row(
+        "class_weight_zeroes_every_sample",
+        lambda Est, X, y: fast(
+            Est, class_weight={"ant": 0.0, "bee": 0.0, "cat": 0.0}
+        ).fit(X, y),
+        ValueError,
+        "Every training sample has a zero weight once the class weights are "
+        "applied (sample_weight * class_weight). Give a positive class_weight "
+        "to at least one class present in y",
+        needs=("class_weight",),
+    ),
+    Row(
+        "y_2d_for_classifier",
+        fit_bad_y(lambda y: np.c_[y, y]),
+        ValueError,
+        "y should be a 1d array, got an array of shape",
+        kind="classifier",
+    ),
+    Row(
+        "one_class",
+        fit_bad_y(lambda y: np.full(N, "ant")),
+        ValueError,
+        r"{name} needs samples of at least 2 classes, but the data contain only "
+        r"one class: .*'ant'",
+        kind="classifier",
+        literal=False,
+    ),
+    Row(
+        "mixed_type_feature_names",
         fit_bad_X(lambda X: frame(X, ["a", "b", 3, 4])),
-        TypeError, "Feature names are only supported if all input features have string "
-                   "names, but your input has ['int', 'str'] as feature name / column name "
-                   "types."),
+        TypeError,
+        "Feature names are only supported if all input features have string "
+        "names, but your input has ['int', 'str'] as feature name / column name "
+        "types.",
+    ),
     # ---- initial values -------------------------------------------------------------
-    Row("coef_init_wrong_size",
+    Row(
+        "coef_init_wrong_size",
         lambda Est, X, y: fast(Est).fit(X, y, coef_init=np.ones(D + 1)),
-        ValueError, f"coef_init has {D + 1} values, but ", methods=("coef_init",)),
-    Row("coef_init_nan",
+        ValueError,
+        f"coef_init has {D + 1} values, but ",
+        methods=("coef_init",),
+    ),
+    Row(
+        "coef_init_nan",
         lambda Est, X, y: fast(Est).fit(
-            X, y, coef_init=np.full((3 if is_classifier(Est()) else 1, D), np.nan)),
-        ValueError, "coef_init contains NaN or infinity.", methods=("coef_init",)),
-    Row("intercept_init_wrong_size",
+            X, y, coef_init=np.full((3 if is_classifier(Est()) else 1, D), np.nan)
+        ),
+        ValueError,
+        "coef_init contains NaN or infinity.",
+        methods=("coef_init",),
+    ),
+    Row(
+        "intercept_init_wrong_size",
         lambda Est, X, y: fast(Est).fit(X, y, intercept_init=np.ones(7)),
-        ValueError, "intercept_init has 7 values, but ", methods=("intercept_init",)),
+        ValueError,
+        "intercept_init has 7 values, but ",
+        methods=("intercept_init",),
+    ),
     # ---- prediction -----------------------------------------------------------------
-    Row("predict_not_fitted", lambda Est, X, y: fast(Est).predict(X),
-        NotFittedError, "This {name} instance is not fitted yet. Call 'fit' with "
-                        "appropriate arguments before using this estimator."),
-    Row("predict_wrong_n_features", lambda Est, X, y: fitted(Est, X, y).predict(X[:, 1:]),
-        ValueError, f"X has {D - 1} features, but {{name}} is expecting {D} features as input."),
-    Row("predict_reordered_feature_names",
+    Row(
+        "predict_not_fitted",
+        lambda Est, X, y: fast(Est).predict(X),
+        NotFittedError,
+        "This {name} instance is not fitted yet. Call 'fit' with "
+        "appropriate arguments before using this estimator.",
+    ),
+    Row(
+        "predict_wrong_n_features",
+        lambda Est, X, y: fitted(Est, X, y).predict(X[:, 1:]),
+        ValueError,
+        f"X has {D - 1} features, but {{name}} is expecting {D} features as input.",
+    ),
+    Row(
+        "predict_reordered_feature_names",
         lambda Est, X, y: fitted(Est, frame(X, list("abcd")), y).predict(
-            frame(X, list("abcd"))[list("dcba")]),
-        ValueError, "The feature names should match those that were passed during fit.\n"
-                    "Feature names must be in the same order as they were in fit."),
-    Row("predict_unseen_feature_names",
-        lambda Est, X, y: fitted(Est, frame(X, list("abcd")), y).predict(frame(X, list("abcz"))),
-        ValueError, "Feature names unseen at fit time:\n- z\nFeature names seen at fit time, "
-                    "yet now missing:\n- d"),
-    Row("predict_nan", lambda Est, X, y: fitted(Est, X, y).predict(with_value(X, (0, 0), np.nan)),
-        ValueError, "Input X contains NaN."),
-    Row("predict_proba_non_probabilistic",
+            frame(X, list("abcd"))[list("dcba")]
+        ),
+        ValueError,
+        "The feature names should match those that were passed during fit.\n"
+        "Feature names must be in the same order as they were in fit.",
+    ),
+    Row(
+        "predict_unseen_feature_names",
+        lambda Est, X, y: fitted(Est, frame(X, list("abcd")), y).predict(
+            frame(X, list("abcz"))
+        ),
+        ValueError,
+        "Feature names unseen at fit time:\n- z\nFeature names seen at fit time, "
+        "yet now missing:\n- d",
+    ),
+    Row(
+        "predict_nan",
+        lambda Est, X, y: fitted(Est, X, y).predict(with_value(X, (0, 0), np.nan)),
+        ValueError,
+        "Input X contains NaN.",
+    ),
+    Row(
+        "predict_proba_non_probabilistic",
         lambda Est, X, y: fitted(Est, X, y, loss="hinge").predict_proba(X),
-        AttributeError, "This '{name}' has no attribute 'predict_proba'", kind="classifier",
+        AttributeError,
+        "This '{name}' has no attribute 'predict_proba'",
+        kind="classifier",
         cause="probability estimates are not available for loss='hinge'; use "
-              "loss='log_loss' or 'modified_huber'"),
-    # ---- partial_fit ------------------------------------------------------------------
-    Row("partial_fit_changed_n_features_after_fit",
+        "loss='log_loss' or 'modified_huber'",
+    ),
+    # ---- partial_fit -----------------------------------------------------------------
+    Row(
+        "partial_fit_changed_n_features_after_fit",
         lambda Est, X, y: partial_fit(fitted(Est, X, y), X[:, 1:], y),
-        ValueError, f"X has {D - 1} features, but {{name}} is expecting {D} features as input.",
-        methods=("partial_fit",)),
-    Row("partial_fit_changed_n_features",
+        ValueError,
+        f"X has {D - 1} features, but {{name}} is expecting {D} features as input.",
+        methods=("partial_fit",),
+    ),
+    Row(
+        "partial_fit_changed_n_features",
         lambda Est, X, y: partial_fit(partial_fit(fast(Est), X, y), np.c_[X, X], y),
-        ValueError, f"X has {2 * D} features, but {{name}} is expecting {D} features as input.",
-        methods=("partial_fit",)),
-    Row("partial_fit_nan_in_X",
+        ValueError,
+        f"X has {2 * D} features, but {{name}} is expecting {D} features as input.",
+        methods=("partial_fit",),
+    ),
+    Row(
+        "partial_fit_nan_in_X",
         lambda Est, X, y: partial_fit(fast(Est), with_value(X, (1, 1), np.nan), y),
-        ValueError, "Input X contains NaN.", methods=("partial_fit",)),
-    Row("partial_fit_changed_n_outputs",
+        ValueError,
+        "Input X contains NaN.",
+        methods=("partial_fit",),
+    ),
+    Row(
+        "partial_fit_changed_n_outputs",
         lambda Est, X, y: partial_fit(partial_fit(fast(Est), X, y), X, np.c_[y, y]),
-        ValueError, "y has a different number of outputs than in the previous call to "
-                    "partial_fit.", methods=("partial_fit",), kind="regressor"),
-    Row("partial_fit_without_classes",
+        ValueError,
+        "y has a different number of outputs than in the previous call to partial_fit.",
+        methods=("partial_fit",),
+        kind="regressor",
+    ),
+    Row(
+        "partial_fit_without_classes",
         lambda Est, X, y: fast(Est).partial_fit(X, y),
-        ValueError, "classes must be passed on the first call to partial_fit.",
-        methods=("partial_fit",), kind="classifier"),
-    Row("partial_fit_new_class",
-        lambda Est, X, y: partial_fit(fast(Est), X, y, classes=["ant", "bee", "cat"])
-        .partial_fit(X, np.where(y == "ant", "dog", y)),
-        ValueError, "y contains labels that are not in classes_",
-        methods=("partial_fit",), kind="classifier"),
-    Row("partial_fit_changed_classes",
-        lambda Est, X, y: partial_fit(fast(Est), X, y, classes=["ant", "bee", "cat"])
-        .partial_fit(X, y, classes=["ant", "bee", "cat", "dog"]),
-        ValueError, "is not the same as on the first call to partial_fit",
-        methods=("partial_fit",), kind="classifier"),
-    Row("partial_fit_early_stopping",
+        ValueError,
+        "classes must be passed on the first call to partial_fit.",
+        methods=("partial_fit",),
+        kind="classifier",
+    ),
+    Row(
+        "partial_fit_new_class",
+        lambda Est, X, y: partial_fit(
+            fast(Est), X, y, classes=["ant", "bee", "cat"]
+        ).partial_fit(X, np.where(y == "ant", "dog", y)),
+        ValueError,
+        "y contains labels that are not in classes_",
+        methods=("partial_fit",),
+        kind="classifier",
+    ),
+    Row(
+        "partial_fit_changed_classes",
+        lambda Est, X, y: partial_fit(
+            fast(Est), X, y, classes=["ant", "bee", "cat"]
+        ).partial_fit(X, y, classes=["ant", "bee", "cat", "dog"]),
+        ValueError,
+        "is not the same as on the first call to partial_fit",
+        methods=("partial_fit",),
+        kind="classifier",
+    ),
+    Row(
+        "partial_fit_early_stopping",
         lambda Est, X, y: partial_fit(fast(Est, early_stopping=True), X, y),
-        ValueError, "early_stopping=True needs a validation set held out by fit; "
-                    "partial_fit has none. Set early_stopping=False to use partial_fit.",
-        methods=("partial_fit",), needs=("early_stopping",)),
-    # ---- parameters -------------------------------------------------------------------
-    Row("alpha_negative", lambda Est, X, y: fast(Est, alpha=-1.0).fit(X, y),
-        InvalidParameterError, "The 'alpha' parameter of {name} must be a float in the "
-                               "range [0.0, inf). Got -1.0 instead.", needs=("alpha",)),
-    Row("unknown_solver", lambda Est, X, y: fast(Est, solver="newton").fit(X, y),
-        InvalidParameterError, "The 'solver' parameter of {name} must be a str among",
-        needs=("solver",)),
-    Row("unknown_loss", lambda Est, X, y: fast(Est, loss="absolute").fit(X, y),
-        InvalidParameterError, "The 'loss' parameter of {name} must be a str among",
-        needs=("loss",)),
-    Row("momentum_one", lambda Est, X, y: fast(Est, momentum=1.0).fit(X, y),
-        InvalidParameterError, "The 'momentum' parameter of {name} must be a float in the "
-                               "range [0.0, 1.0). Got 1.0 instead.", needs=("momentum",)),
-    Row("batch_size_zero", lambda Est, X, y: fast(Est, batch_size=0).fit(X, y),
-        InvalidParameterError, "The 'batch_size' parameter of {name} must be an int in the "
-                               "range [1, inf). Got 0 instead.", needs=("batch_size",)),
-    Row("max_iter_float", lambda Est, X, y: fast(Est, max_iter=2.5).fit(X, y),
-        InvalidParameterError, "The 'max_iter' parameter of {name} must be an int in the "
-                               "range [1, inf). Got 2.5 instead.", needs=("max_iter",)),
-    Row("l1_ratio_above_one", lambda Est, X, y: fast(Est, l1_ratio=1.5).fit(X, y),
-        InvalidParameterError, "The 'l1_ratio' parameter of {name} must be a float in the "
-                               "range [0.0, 1.0]. Got 1.5 instead.", needs=("l1_ratio",)),
-    Row("every_parameter_constraint",
+        ValueError,
+        "early_stopping=True needs a validation set held out by fit; "
+        "partial_fit has none. Set early_stopping=False to use partial_fit.",
+        methods=("partial_fit",),
+        needs=("early_stopping",),
+    ),
+    # ---- parameters ------------------------------------------------------------------
+    Row(
+        "alpha_negative",
+        lambda Est, X, y: fast(Est, alpha=-1.0).fit(X, y),
+        InvalidParameterError,
+        "The 'alpha' parameter of {name} must be a float in the "
+        "range [0.0, inf). Got -1.0 instead.",
+        needs=("alpha",),
+    ),
+    Row(
+        "unknown_solver",
+        lambda Est, X, y: fast(Est, solver="newton").fit(X, y),
+        InvalidParameterError,
+        "The 'solver' parameter of {name} must be a str among",
+        needs=("solver",),
+    ),
+    Row(
+        "unknown_loss",
+        lambda Est, X, y: fast(Est, loss="absolute").fit(X, y),
+        InvalidParameterError,
+        "The 'loss' parameter of {name} must be a str among",
+        needs=("loss",),
+    ),
+    Row(
+        "momentum_one",
+        lambda Est, X, y: fast(Est, momentum=1.0).fit(X, y),
+        InvalidParameterError,
+        "The 'momentum' parameter of {name} must be a float in the "
+        "range [0.0, 1.0). Got 1.0 instead.",
+        needs=("momentum",),
+    ),
+    Row(
+        "batch_size_zero",
+        lambda Est, X, y: fast(Est, batch_size=0).fit(X, y),
+        InvalidParameterError,
+        "The 'batch_size' parameter of {name} must be an int in the "
+        "range [1, inf). Got 0 instead.",
+        needs=("batch_size",),
+    ),
+    Row(
+        "max_iter_float",
+        lambda Est, X, y: fast(Est, max_iter=2.5).fit(X, y),
+        InvalidParameterError,
+        "The 'max_iter' parameter of {name} must be an int in the "
+        "range [1, inf). Got 2.5 instead.",
+        needs=("max_iter",),
+    ),
+    Row(
+        "l1_ratio_above_one",
+        lambda Est, X, y: fast(Est, l1_ratio=1.5).fit(X, y),
+        InvalidParameterError,
+        "The 'l1_ratio' parameter of {name} must be a float in the "
+        "range [0.0, 1.0]. Got 1.5 instead.",
+        needs=("l1_ratio",),
+    ),
+    Row(
+        "every_parameter_constraint",
         lambda Est, X, y: check_param_validation(Est.__name__, fast(Est)),
-        None, ""),
-    Row("optimal_schedule_without_alpha",
+        None,
+        "",
+    ),
+    Row(
+        "optimal_schedule_without_alpha",
         lambda Est, X, y: fast(Est, learning_rate="optimal", alpha=0.0).fit(X, y),
-        ValueError, "learning_rate='optimal' needs alpha > 0",
-        needs=("learning_rate", "alpha")),
-    Row("optimal_schedule_without_penalty",
+        ValueError,
+        "learning_rate='optimal' needs alpha > 0",
+        needs=("learning_rate", "alpha"),
+    ),
+    Row(
+        "optimal_schedule_without_penalty",
         lambda Est, X, y: fast(Est, learning_rate="optimal", penalty=None).fit(X, y),
-        ValueError, "learning_rate='optimal' needs alpha > 0 and a penalty",
-        needs=("learning_rate", "penalty")),
-    Row("early_stopping_without_enough_samples",
+        ValueError,
+        "learning_rate='optimal' needs alpha > 0 and a penalty",
+        needs=("learning_rate", "penalty"),
+    ),
+    Row(
+        "early_stopping_without_enough_samples",
         lambda Est, X, y: fast(Est, early_stopping=True).fit(X[:1], y[:1]),
-        ValueError, "early_stopping=True could not hold out validation_fraction=0.1 of 1 "
-                    "samples", needs=("early_stopping",), kind="regressor"),
-    Row("unknown_parameter", lambda Est, X, y: fast(Est).set_params(learning_rat="auto"),
-        ValueError, "Invalid parameter 'learning_rat' for estimator"),
-    # ---- numerical failure --------------------------------------------------------------
-    Row("diverging_explicit_step",
-        lambda Est, X, y: fast(Est, learning_rate="constant", eta0=10.0, max_iter=200,
-                               solver="batch").fit(X * 100.0, y),
-        ValueError, "The fit diverged at epoch", needs=("eta0", "solver"), kind="regressor"),
+        ValueError,
+        "early_stopping=True could not hold out validation_fraction=0.1 of 1 samples",
+        needs=("early_stopping",),
+        kind="regressor",
+    ),
+    Row(
+        "unknown_parameter",
+        lambda Est, X, y: fast(Est).set_params(learning_rat="auto"),
+        ValueError,
+        "Invalid parameter 'learning_rat' for estimator",
+    ),
+    # ---- numerical failure -----------------------------------------------------------
+    Row(
+        "diverging_explicit_step",
+        lambda Est, X, y: fast(
+            Est, learning_rate="constant", eta0=10.0, max_iter=200, solver="batch"
+        ).fit(X * 100.0, y),
+        ValueError,
+        "The fit diverged at epoch",
+        needs=("eta0", "solver"),
+        kind="regressor",
+    ),
 ]
 
 CASES = [
@@ -325,14 +571,25 @@ def test_bad_input(Est, row):
 
 def test_table_covers_every_estimator():
     # a new estimator in skgd.__all__ is picked up by every generic row
-    generic = [row for row in ROWS if not row.needs and not row.methods and not row.kind]
+    generic = [
+        row for row in ROWS if not row.needs and not row.methods and not row.kind
+    ]
     for Est in ESTIMATORS:
         assert all(row.applies(Est) for row in generic)
     assert {row.name for row in ROWS} >= {
-        "nan_in_X", "inf_in_X", "nan_in_sample_weight", "empty_X", "zero_features",
-        "mismatched_lengths", "sample_weight_2d", "negative_sample_weight",
-        "all_zero_sample_weight", "predict_wrong_n_features", "predict_unseen_feature_names",
-        "partial_fit_changed_n_features", "every_parameter_constraint",
+        "nan_in_X",
+        "inf_in_X",
+        "nan_in_sample_weight",
+        "empty_X",
+        "zero_features",
+        "mismatched_lengths",
+        "sample_weight_2d",
+        "negative_sample_weight",
+        "all_zero_sample_weight",
+        "predict_wrong_n_features",
+        "predict_unseen_feature_names",
+        "partial_fit_changed_n_features",
+        "every_parameter_constraint",
     }
 
 

@@ -71,7 +71,9 @@ def cases(*solvers):
 
 DENSE_LAYOUTS = {
     "fortran": np.asfortranarray,
-    "strided_rows_and_columns": lambda X: np.repeat(np.repeat(X, 2, axis=0), 3, axis=1)[::2, ::3],
+    "strided_rows_and_columns": lambda X: np.repeat(np.repeat(X, 2, axis=0), 3, axis=1)[
+        ::2, ::3
+    ],
     "negative_strides": lambda X: X[::-1][::-1],
     "read_only": lambda X: _read_only(X.copy()),
     "list_of_lists": lambda X: X.tolist(),
@@ -89,7 +91,9 @@ def test_dense_layouts_give_the_same_model(Est, solver, layout):
     X, y = make_data(Est)
     Xl = DENSE_LAYOUTS[layout](X)
     if isinstance(Xl, np.ndarray):
-        np.testing.assert_array_equal(Xl, X)  # the same values, only laid out differently
+        np.testing.assert_array_equal(
+            Xl, X
+        )  # the same values, only laid out differently
     ref = estimator(Est, solver).fit(X, y)
     assert_same_model(estimator(Est, solver).fit(Xl, y), ref)
     # the product X @ coef_ may round differently on another memory layout
@@ -112,10 +116,13 @@ def test_joblib_memmap_is_used_without_copy(Est, solver, tmp_path, monkeypatch):
         def wrapper(X_arg, *args, **kwargs):
             seen.append(X_arg)
             return kernel(X_arg, *args, **kwargs)
+
         return wrapper
 
     for name in ("gradient_dense", "epoch_dense"):
-        monkeypatch.setattr(skgd._solvers, name, recording(getattr(skgd._solvers, name)))
+        monkeypatch.setattr(
+            skgd._solvers, name, recording(getattr(skgd._solvers, name))
+        )
     est = estimator(Est, solver).fit(Xm, ym, sample_weight=swm)
     assert seen and all(np.shares_memory(X_arg, Xm) for X_arg in seen)
     assert_same_model(est, estimator(Est, solver).fit(X, y, sample_weight=sw))
@@ -139,13 +146,18 @@ def test_integer_X_is_the_float64_model(Est, solver, dtype):
 def test_bool_X_is_the_float64_model(Est, solver):
     X, y = make_data(Est)
     Xb = X > 0.3
-    assert_same_model(estimator(Est, solver).fit(Xb, y),
-                      estimator(Est, solver).fit(Xb.astype(np.float64), y))
-    assert_same_model(estimator(Est, solver).fit(sp.csr_matrix(Xb), y),
-                      estimator(Est, solver).fit(sp.csr_matrix(Xb.astype(np.float64)), y))
+    assert_same_model(
+        estimator(Est, solver).fit(Xb, y),
+        estimator(Est, solver).fit(Xb.astype(np.float64), y),
+    )
+    assert_same_model(
+        estimator(Est, solver).fit(sp.csr_matrix(Xb), y),
+        estimator(Est, solver).fit(sp.csr_matrix(Xb.astype(np.float64)), y),
+    )
 
 
-# ---- data frames ----------------------------------------------------------------------
+# ---- data frames ---------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("Est, solver", cases("batch", "sgd"))
 def test_pandas_gives_the_same_model_and_keeps_feature_names(Est, solver):
@@ -165,13 +177,15 @@ def test_pandas_mixed_and_nullable_dtypes(Est):
     pd = pytest.importorskip("pandas")
     X, y = make_data(Est)
     Xi = np.round(X * 3)
-    df = pd.DataFrame({
-        "int": pd.Series(Xi[:, 0].astype(np.int64)),
-        "nullable_int": pd.array(Xi[:, 1].astype(np.int64), dtype="Int64"),
-        "float32": Xi[:, 2].astype(np.float32),
-        "nullable_float": pd.array(Xi[:, 3], dtype="Float64"),
-        "bool": Xi[:, 4] > 0,
-    })
+    df = pd.DataFrame(
+        {
+            "int": pd.Series(Xi[:, 0].astype(np.int64)),
+            "nullable_int": pd.array(Xi[:, 1].astype(np.int64), dtype="Int64"),
+            "float32": Xi[:, 2].astype(np.float32),
+            "nullable_float": pd.array(Xi[:, 3], dtype="Float64"),
+            "bool": Xi[:, 4] > 0,
+        }
+    )
     ref_X = np.column_stack([Xi[:, 0], Xi[:, 1], Xi[:, 2], Xi[:, 3], Xi[:, 4] > 0])
     ref = estimator(Est, "batch").fit(ref_X.astype(np.float64), y)
     assert_same_model(estimator(Est, "batch").fit(df, y), ref)
@@ -201,7 +215,8 @@ def test_polars_gives_the_same_model_and_keeps_feature_names(Est, solver):
     np.testing.assert_allclose(est.predict(df), ref.predict(X), rtol=1e-14, atol=1e-14)
 
 
-# ---- sparse formats and CSR variants --------------------------------------------------
+# ---- sparse formats and CSR variants -------------------------------------------------
+
 
 def reversed_indices(A):
     """The same CSR matrix with the indices of every row in reverse order."""
@@ -218,7 +233,11 @@ def duplicated_entries(A):
     """Every stored value split into two duplicate entries x/2 + x/2 (exact)."""
     counts = np.diff(A.indptr)
     B = sp.csr_matrix(
-        (np.repeat(A.data / 2, 2), np.repeat(A.indices, 2), np.r_[0, np.cumsum(2 * counts)]),
+        (
+            np.repeat(A.data / 2, 2),
+            np.repeat(A.indices, 2),
+            np.r_[0, np.cumsum(2 * counts)],
+        ),
         shape=A.shape,
     )
     assert B.nnz == 2 * A.nnz and not B.has_canonical_format
@@ -236,7 +255,9 @@ CSR_VARIANTS = {
     "unsorted_indices": reversed_indices,
     "duplicate_entries": duplicated_entries,
     "int64_indices": int64_indices,
-    "unsorted_int64_duplicates": lambda A: int64_indices(reversed_indices(duplicated_entries(A))),
+    "unsorted_int64_duplicates": lambda A: int64_indices(
+        reversed_indices(duplicated_entries(A))
+    ),
     "csc": sp.csc_matrix,
     "coo": sp.coo_matrix,
     "coo_with_duplicates": lambda A: sp.coo_matrix(duplicated_entries(A)),
@@ -282,8 +303,10 @@ def test_explicitly_stored_zeros(Est, solver):
     A = sp.csr_matrix(X)
     rows, cols = np.nonzero(X == 0)
     with_zeros = sp.csr_matrix(
-        (np.r_[A.tocoo().data, np.zeros(10)],
-         (np.r_[A.tocoo().row, rows[:10]], np.r_[A.tocoo().col, cols[:10]])),
+        (
+            np.r_[A.tocoo().data, np.zeros(10)],
+            (np.r_[A.tocoo().row, rows[:10]], np.r_[A.tocoo().col, cols[:10]]),
+        ),
         shape=X.shape,
     )
     assert with_zeros.nnz == A.nnz + 10
@@ -305,5 +328,6 @@ def test_sparse_equals_dense_at_the_optimum(Est):
     sparse = clone(est).fit(sp.csr_matrix(X), y)
     scale = np.abs(dense.coef_).max()
     np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=1e-6, atol=1e-6 * scale)
-    np.testing.assert_allclose(sparse.intercept_, dense.intercept_, rtol=1e-6,
-                               atol=1e-6 * scale)
+    np.testing.assert_allclose(
+        sparse.intercept_, dense.intercept_, rtol=1e-6, atol=1e-6 * scale
+    )
