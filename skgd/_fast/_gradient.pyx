@@ -258,7 +258,7 @@ def gradient_dense(const floating[:, ::1] X, const double[:, ::1] Y,
         same_point = same_values(Wp, bp, We, be, K, d)
         if nb == 1:
             total = block_dense(Xp, d, Yp, K, sw, Wp, bp, We, be, same_point,
-                                &G[0, 0], &Gb[0], slabs + size + 5 * K, 0, n, loss,
+                                &G[0, 0], &Gb[0], slabs, 0, n, loss,
                                 epsilon)
         else:
             for blk in prange(nb, schedule="dynamic", num_threads=threads):
@@ -312,7 +312,7 @@ def gradient_csr(const floating[::1] data, const index_t[::1] indices,
         same_point = same_values(Wp, bp, We, be, K, d)
         if nb == 1:
             total = block_csr(vals, cols, ptr, d, Yp, K, sw, Wp, bp, We, be,
-                              same_point, &G[0, 0], &Gb[0], slabs + size + 5 * K, 0,
+                              same_point, &G[0, 0], &Gb[0], slabs, 0,
                               n, loss, epsilon)
         else:
             for blk in prange(nb, schedule="dynamic", num_threads=threads):
