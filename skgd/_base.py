@@ -31,6 +31,33 @@ AUTO_BATCH_MAX_SAMPLES = 100_000
 DEFAULT_BATCH_SIZE = 64
 
 
+def _check_index_arrays(X):
+    """Reject a CSR/CSC matrix whose index arrays point outside its shape.
+
+    scipy checks them only on request (``check_format(full_check=True)``),
+    and a conversion or a compiled loop trusting them would read or write
+    out of bounds -- a crash of the user's process instead of an error.
+    O(nnz), vectorised.
+    """
+    if not (sp.issparse(X) and X.format in ("csr", "csc")):
+        return
+    major, minor = X.shape if X.format == "csr" else X.shape[::-1]
+    indptr, indices = np.asarray(X.indptr), np.asarray(X.indices)
+    ok = indptr.ndim == 1 and indptr.shape[0] == major + 1 and indptr[0] == 0
+    nnz = int(indptr[-1]) if ok else 0
+    ok = ok and nnz <= min(indices.shape[0], X.data.shape[0])
+    ok = ok and not np.any(indptr[1:] < indptr[:-1])
+    if ok and nnz:
+        used = indices[:nnz]
+        ok = used.min() >= 0 and used.max() < minor
+    if not ok:
+        raise ValueError(
+            f"X is a malformed {X.format.upper()} matrix: its indptr and indices do "
+            f"not describe a {X.shape[0]} x {X.shape[1]} matrix. Rebuild it; "
+            f"X.check_format(full_check=True) names the problem."
+        )
+
+
 class BaseGD(BaseEstimator):
     """Shared machinery of the gradient-descent linear models (not public)."""
 
@@ -92,6 +119,7 @@ class BaseGD(BaseEstimator):
         return "batch"
 
     def _validate_fit_data(self, X, y, reset):
+        _check_index_arrays(X)
         X, y = validate_data(
             self,
             X,
@@ -301,6 +329,7 @@ class BaseGD(BaseEstimator):
     def _raw_predict(self, X):
         """``X @ coef_.T + intercept_`` of shape (n_samples, n_outputs)."""
         check_is_fitted(self)
+        _check_index_arrays(X)
         X = validate_data(
             self, X, accept_sparse="csr", reset=False, dtype=[np.float64, np.float32]
         )

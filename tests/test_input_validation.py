@@ -111,6 +111,22 @@ def partial_fit(est, X, y, **kwargs):
     return est.partial_fit(X, y, **kwargs)
 
 
+def malformed(X, fmt, index=None, indptr=False):
+    """A CSR/CSC matrix whose index arrays are wrong; scipy builds it unchecked.
+
+    A compiled loop (or scipy's own conversion) trusting them would read and
+    write out of bounds: the process would crash instead of raising.
+    """
+    A = sp.csr_matrix(X) if fmt == "csr" else sp.csc_matrix(X)
+    indices, pointers = A.indices.copy(), A.indptr.copy()
+    if index is not None:
+        indices[5] = index
+    if indptr:
+        pointers[1], pointers[2] = pointers[2], pointers[1]
+    cls = sp.csr_matrix if fmt == "csr" else sp.csc_matrix
+    return cls((A.data, indices, pointers), shape=A.shape)
+
+
 def frame(X, columns):
     pd = pytest.importorskip("pandas")
     return pd.DataFrame(X, columns=columns)
@@ -307,6 +323,39 @@ ROWS = [
         "Feature names are only supported if all input features have string "
         "names, but your input has ['int', 'str'] as feature name / column name "
         "types.",
+    ),
+    # ---- malformed sparse matrices (scipy builds them unchecked) ---------------
+    Row(
+        "csr_column_index_out_of_range",
+        fit_bad_X(lambda X: malformed(X, "csr", index=X.shape[1] + 3)),
+        ValueError,
+        f"X is a malformed CSR matrix: its indptr and indices do not describe a "
+        f"{N} x {D} matrix. Rebuild it; X.check_format(full_check=True) names the "
+        f"problem.",
+    ),
+    Row(
+        "csr_negative_column_index",
+        fit_bad_X(lambda X: malformed(X, "csr", index=-1)),
+        ValueError,
+        "X is a malformed CSR matrix",
+    ),
+    Row(
+        "csr_decreasing_indptr",
+        fit_bad_X(lambda X: malformed(X, "csr", indptr=True)),
+        ValueError,
+        "X is a malformed CSR matrix",
+    ),
+    Row(
+        "csc_row_index_out_of_range",
+        fit_bad_X(lambda X: malformed(X, "csc", index=X.shape[0] + 3)),
+        ValueError,
+        "X is a malformed CSC matrix",
+    ),
+    Row(
+        "predict_malformed_csr",
+        lambda Est, X, y: fitted(Est, X, y).predict(malformed(X, "csr", index=D + 3)),
+        ValueError,
+        "X is a malformed CSR matrix",
     ),
     # ---- initial values -------------------------------------------------------------
     Row(
