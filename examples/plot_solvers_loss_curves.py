@@ -48,6 +48,12 @@ for solver in ("batch", "sgd", "minibatch"):
     )
 
 # %%
+# With the default ``tol=1e-4`` the stochastic solvers may warn that they
+# reached ``max_iter=1000`` epochs: their objective is still falling by more
+# than ``tol`` (relative) per epoch -- slowly, because their step decays as
+# ``1 / sqrt(epoch)`` to tame the noise of sampled gradients. The batch
+# solver, with exact gradients, meets its optimality test long before.
+#
 # The exact optimum of the same objective
 # ---------------------------------------
 # GDClassifier minimises ``(1/n) sum log-loss + alpha/2 ||W||^2``;
