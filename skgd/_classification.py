@@ -414,7 +414,7 @@ class GDClassifier(_ClassifierMixinGD):
         average=False,
         fit_intercept=True,
         max_iter=1000,
-        tol=1e-4,
+        tol=1e-3,
         n_iter_no_change=5,
         early_stopping=False,
         validation_fraction=0.1,

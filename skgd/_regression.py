@@ -163,7 +163,7 @@ _SHARED_DOC_PARAMS = """
     max_iter : int, default=1000
         Maximum number of epochs (passes over the data), for every solver.
 
-    tol : float or None, default=1e-4
+    tol : float or None, default=1e-3
         Relative tolerance of the stopping rule. The ``'batch'`` solver on a
         smooth loss stops when the norm of its proximal-gradient step has
         fallen below ``tol`` times its first value (an exact optimality
@@ -309,7 +309,7 @@ class GDRegressor(_RegressorMixinGD):
         average=False,
         fit_intercept=True,
         max_iter=1000,
-        tol=1e-4,
+        tol=1e-3,
         n_iter_no_change=5,
         early_stopping=False,
         validation_fraction=0.1,
@@ -451,7 +451,7 @@ class GDRidge(_PenalisedLeastSquares):
         average=False,
         fit_intercept=True,
         max_iter=1000,
-        tol=1e-4,
+        tol=1e-3,
         n_iter_no_change=5,
         early_stopping=False,
         validation_fraction=0.1,
@@ -543,7 +543,7 @@ class GDLasso(_PenalisedLeastSquares):
         average=False,
         fit_intercept=True,
         max_iter=1000,
-        tol=1e-4,
+        tol=1e-3,
         n_iter_no_change=5,
         early_stopping=False,
         validation_fraction=0.1,
@@ -648,7 +648,7 @@ class GDElasticNet(_PenalisedLeastSquares):
         average=False,
         fit_intercept=True,
         max_iter=1000,
-        tol=1e-4,
+        tol=1e-3,
         n_iter_no_change=5,
         early_stopping=False,
         validation_fraction=0.1,

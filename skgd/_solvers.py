@@ -113,7 +113,7 @@ class SolverOptions:
     average: object = False
     batch_size: int = 1
     max_iter: int = 1000
-    tol: object = 1e-4
+    tol: object = 1e-3
     n_iter_no_change: int = 5
     shuffle: bool = True
     random_state: object = None
