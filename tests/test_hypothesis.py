@@ -271,14 +271,8 @@ def test_kernel_losses_stay_finite_for_huge_predictions(X, loss, p_scale, data):
     assert np.isfinite(out[2])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "kernel bug (skgd/_fast/_loss.pxd, MULTINOMIAL): lse = pmax + log(sumexp) "
-        "rounds log(sumexp) away once |pmax| > ~1e15, so the loss y_k (lse - p_k) "
-        "and the probabilities exp(p_k - lse) lose it; found by the property above"
-    ),
-)
+# Found by the property above: lse = pmax + log(sumexp) rounded log(sumexp)
+# away once |pmax| exceeded ~1e15 (fixed in skgd/_fast/_loss.pxd).
 @pytest.mark.parametrize("logit", [1e10, 1e17, 1e50])
 def test_multinomial_kernel_at_large_tied_logits(logit):
     # Softmax is shift invariant: three tied logits of any size give the loss

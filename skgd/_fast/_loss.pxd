@@ -113,10 +113,12 @@ cdef inline double row_loss_grad(int loss, const double* y, const double* p,
                                  double epsilon) noexcept nogil:
     """Return the loss of one row and store its K-vector gradient in ``grad``."""
     cdef Py_ssize_t k
-    cdef double total = 0.0, pmax, sumexp, lse, ysum
+    cdef double total = 0.0, pmax, sumexp, log_sumexp, ysum
     if loss == MULTINOMIAL:
         # Softmax cross-entropy  sum_k y_k (lse(p) - p_k), with the log-sum-exp
-        # shifted by max(p) so that no exponential overflows.
+        # shifted by max(p) so that no exponential overflows.  Everything is
+        # formed from the shifted logits p_k - pmax: adding log(sumexp) to
+        # pmax first would round it away once |pmax| exceeds ~1e15.
         pmax = p[0]
         for k in range(1, K):
             if p[k] > pmax:
@@ -126,10 +128,10 @@ cdef inline double row_loss_grad(int loss, const double* y, const double* p,
         for k in range(K):
             sumexp += exp(p[k] - pmax)
             ysum += y[k]
-        lse = pmax + log(sumexp)
+        log_sumexp = log(sumexp)
         for k in range(K):
-            grad[k] = ysum * exp(p[k] - lse) - y[k]
-            total += y[k] * (lse - p[k])
+            grad[k] = ysum * exp(p[k] - pmax) / sumexp - y[k]
+            total += y[k] * (log_sumexp + (pmax - p[k]))
         return total
     for k in range(K):
         total += point_loss_grad(loss, y[k], p[k], epsilon, &grad[k])
