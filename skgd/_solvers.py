@@ -448,13 +448,22 @@ def _solve_stochastic(problem, state, options, batch_size):
 
 @_divergence_guarded
 def solve_sgd(problem, state, options):
-    """Stochastic gradient descent: one proximal step per sample."""
+    """Stochastic gradient descent: one step per sample.
+
+    L2 is applied by its proximal operator (a shrink that never flips a
+    sign), L1 by Tsuruoka et al.'s cumulative penalty (exact zeros), both
+    lazily on sparse rows (see ``skgd/_fast/_stochastic.pyx``).
+    """
     return _solve_stochastic(problem, state, options, batch_size=1)
 
 
 @_divergence_guarded
 def solve_minibatch(problem, state, options):
-    """Mini-batch gradient descent: one proximal step per ``batch_size`` rows."""
+    """Mini-batch gradient descent: one step per ``batch_size`` rows.
+
+    The step is the mean of the rows' gradients; the penalty is applied as in
+    :func:`solve_sgd`.
+    """
     return _solve_stochastic(problem, state, options, batch_size=options.batch_size)
 
 
