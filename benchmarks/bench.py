@@ -34,6 +34,7 @@ How times are taken
 """
 
 import argparse
+import os
 import platform
 import sys
 import threading
@@ -54,7 +55,7 @@ ALPHA = 1e-4
 ETA0 = 1e-3
 N_CLASSES = 10
 FULL = dict(n=200_000, d=100, sparse_d=20_000, nnz_row=40, extra_epochs=3)
-QUICK = dict(n=20_000, d=100, sparse_d=2_000, nnz_row=40, extra_epochs=2)
+QUICK = dict(n=10_000, d=100, sparse_d=2_000, nnz_row=40, extra_epochs=2)
 
 
 # ---- data ---------------------------------------------------------------------
@@ -162,7 +163,10 @@ def pass_time(X, n_calls=20):
 
 
 def interleaved(measure_a, measure_b, repeat):
-    """Medians of two measurements taken alternately, order flipped each round."""
+    """Take two measurements alternately ``repeat`` times (order flipped each
+    round); return the median of the per-round ratios a / b and the median
+    of each.  A ratio of one round compares measurements taken seconds apart,
+    under the same load of the machine."""
     a, b = [], []
     for r in range(repeat):
         if r % 2 == 0:
@@ -171,7 +175,8 @@ def interleaved(measure_a, measure_b, repeat):
         else:
             b.append(measure_b())
             a.append(measure_a())
-    return float(np.median(a)), float(np.median(b))
+    ratio = float(np.median(np.asarray(a) / np.asarray(b)))
+    return ratio, float(np.median(a)), float(np.median(b))
 
 
 def peak_memory(fit, X, y, max_iter=2):
@@ -214,81 +219,77 @@ def run(quick=False, repeat=5, log=None):
         if log is not None:
             print(msg, file=log, flush=True)
 
-    def add(case, goal, ratio, a, b, unit_a, unit_b, fmt="{:.1f} ms"):
+    def compare(case, goal, ours, ref, label_ours, label_ref):
+        ratio, a, b = interleaved(ours, ref, repeat)
         rows.append(dict(case=case, goal=goal, ratio=ratio,
-                         detail=f"{unit_a} {fmt.format(a)} / {unit_b} {fmt.format(b)}"))
+                         detail=f"{label_ours} {a * 1e3:.1f} ms / {label_ref} "
+                                f"{b * 1e3:.1f} ms"))
         note(f"  {case}: {ratio:.3f}")
+
+    def epochs(fit, X, y):
+        return lambda: epoch_time(fit, X, y, k)
 
     X, y = make_dense(size["n"], size["d"])
     shape = f"{size['n'] // 1000}k×{size['d']}"
     note(f"dense {shape}")
-    ref = lambda: epoch_time(sklearn_regressor, X, y, k)  # noqa: E731
-    epochs = {}
     for solver in ("sgd", "minibatch"):
-        ours = lambda s=solver: epoch_time(skgd_regressor(s), X, y, k)  # noqa: E731
-        a, b = interleaved(ours, ref, repeat)
-        epochs[solver] = a
-        add(f"dense {shape}, `{solver}` epoch / SGDRegressor epoch", 0.25, a / b,
-            a * 1e3, b * 1e3, solver, "SGDRegressor")
+        compare(f"dense {shape}, `{solver}` epoch / SGDRegressor epoch", 0.25,
+                epochs(skgd_regressor(solver), X, y), epochs(sklearn_regressor, X, y),
+                solver, "SGDRegressor")
+    compare(f"dense {shape}, `batch` iteration / one `X @ w` (default BLAS threads)",
+            1.3, epochs(skgd_regressor("batch"), X, y), lambda: pass_time(X),
+            "batch", "X @ w")
 
-    ours = lambda: epoch_time(skgd_regressor("batch"), X, y, k)  # noqa: E731
-    a, b = interleaved(ours, lambda: pass_time(X), repeat)
-    epochs["batch"] = a
-    add(f"dense {shape}, `batch` iteration / one `X @ w` (default BLAS threads)", 1.3,
-        a / b, a * 1e3, b * 1e3, "batch", "X @ w")
-
-    def single_pass():
+    def single_thread_pass():
         with threadpool_limits(1, user_api="blas"):
             return pass_time(X)
-    a, b = interleaved(lambda: epoch_time(skgd_regressor("sgd"), X, y, k),
-                       single_pass, repeat)
-    add(f"dense {shape}, `sgd` epoch / one single-threaded `X @ w`", 2.5, a / b,
-        a * 1e3, b * 1e3, "sgd", "X @ w")
+
+    compare(f"dense {shape}, `sgd` epoch / one single-threaded `X @ w`", 2.5,
+            epochs(skgd_regressor("sgd"), X, y), single_thread_pass, "sgd", "X @ w")
 
     Xs, ys = make_sparse(size["n"], size["sparse_d"], size["nnz_row"])
     sshape = f"{size['n'] // 1000}k×{size['sparse_d'] // 1000}k, {size['nnz_row']} nnz/row"
     note(f"sparse CSR {sshape}")
-    a, b = interleaved(lambda: epoch_time(skgd_regressor("sgd"), Xs, ys, k),
-                       lambda: epoch_time(sklearn_regressor, Xs, ys, k), repeat)
-    add(f"sparse CSR {sshape}, `sgd` epoch / SGDRegressor epoch", 0.5, a / b,
-        a * 1e3, b * 1e3, "sgd", "SGDRegressor")
+    compare(f"sparse CSR {sshape}, `sgd` epoch / SGDRegressor epoch", 0.5,
+            epochs(skgd_regressor("sgd"), Xs, ys), epochs(sklearn_regressor, Xs, ys),
+            "sgd", "SGDRegressor")
     del Xs, ys
 
     Xc, yc = make_classes(size["n"], size["d"])
     note(f"{N_CLASSES} classes, dense {shape}")
-    hinge, multinomial = skgd_classifier("hinge"), skgd_classifier("log_loss")
-    a, b = interleaved(lambda: epoch_time(hinge, Xc, yc, k),
-                       lambda: epoch_time(sklearn_hinge, Xc, yc, k), repeat)
-    add(f"{N_CLASSES} classes, hinge one-vs-rest `sgd` epoch / SGDClassifier epoch",
-        0.3, a / b, a * 1e3, b * 1e3, "sgd", "SGDClassifier")
-    a, b = interleaved(lambda: epoch_time(multinomial, Xc, yc, k),
-                       lambda: epoch_time(sklearn_hinge, Xc, yc, k), repeat)
-    add(f"{N_CLASSES} classes, multinomial `log_loss` `sgd` epoch / "
-        "SGDClassifier (hinge) epoch", 0.5, a / b, a * 1e3, b * 1e3, "sgd",
-        "SGDClassifier")
+    compare(f"{N_CLASSES} classes, hinge one-vs-rest `sgd` epoch / SGDClassifier epoch",
+            0.3, epochs(skgd_classifier("hinge"), Xc, yc), epochs(sklearn_hinge, Xc, yc),
+            "sgd", "SGDClassifier")
+    compare(f"{N_CLASSES} classes, multinomial `log_loss` `sgd` epoch / "
+            "SGDClassifier (hinge) epoch", 0.5, epochs(skgd_classifier("log_loss"), Xc, yc),
+            epochs(sklearn_hinge, Xc, yc), "sgd", "SGDClassifier")
     del Xc, yc
 
     X32 = X.astype(np.float32)
     for solver in ("sgd", "minibatch", "batch"):
         fit = skgd_regressor(solver)
-        a, b = interleaved(lambda: epoch_time(fit, X32, y, k),
-                           lambda: epoch_time(fit, X, y, k), repeat)
-        add(f"float32 `{solver}` epoch / float64 epoch", 0.7, a / b, a * 1e3, b * 1e3,
-            "float32", "float64")
+        compare(f"float32 / float64 `{solver}` epoch, dense {shape}", 0.7,
+                epochs(fit, X32, y), epochs(fit, X, y), "float32", "float64")
     del X32
 
     for solver in ("sgd", "minibatch", "batch"):
-        peak = peak_memory(skgd_regressor(solver), X, y)
-        rows.append(dict(case=f"peak extra memory of `{solver}` fit / `X.nbytes`",
+        # the benchmark's settings (constant step) and the defaults
+        # (learning_rate='auto': preconditioner, step-size constants)
+        constant = peak_memory(skgd_regressor(solver), X, y)
+        default = peak_memory(
+            lambda X, y, m, s=solver: GDRegressor(solver=s, max_iter=m, tol=None)
+            .fit(X, y), X, y)
+        peak = max(constant, default)
+        rows.append(dict(case=f"peak extra memory of a `{solver}` fit / `X.nbytes`",
                          goal=0.1, ratio=peak / X.nbytes,
-                         detail=f"{peak / 2**20:.2f} MiB / {X.nbytes / 2**20:.0f} MiB"))
+                         detail=f"constant step {constant / 2**20:.2f} MiB, defaults "
+                                f"{default / 2**20:.2f} MiB / {X.nbytes / 2**20:.0f} MiB"))
         note(f"  memory {solver}: {peak / X.nbytes:.4f}")
 
     for solver in ("sgd", "minibatch", "batch"):
         parallel, sequential = two_threads(skgd_regressor(solver), X, y, 1 + k)
-        a, b = interleaved(parallel, sequential, repeat)
-        add(f"two `{solver}` fits in two threads / one after the other", 0.65, a / b,
-            a * 1e3, b * 1e3, "threads", "sequential")
+        compare(f"two `{solver}` fits in two threads / one after the other", 0.65,
+                parallel, sequential, "threads", "sequential")
     return rows
 
 
@@ -302,20 +303,26 @@ def markdown(rows):
 
 
 def environment():
-    blas = [f"{i['internal_api']} {i['num_threads']} threads" for i in threadpool_info()]
+    from skgd._fast._gradient import max_threads
+
+    pools = ", ".join(f"{i['internal_api']} ({i['num_threads']} threads)"
+                      for i in threadpool_info())
     return (f"Python {platform.python_version()}, numpy {np.__version__}, "
             f"scikit-learn {sklearn.__version__}, skgd {skgd.__version__}; "
-            f"{threading.active_count()} Python thread(s); CPU: "
-            f"{platform.processor() or platform.machine()}; pools: {', '.join(blas)}")
+            f"{os.cpu_count()} CPUs ({platform.machine()}); batch gradient threads: "
+            f"{max_threads()}; thread pools: {pools}")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="small sizes (20k rows): a smoke run of a few seconds")
-    parser.add_argument("--repeat", type=int, default=5,
-                        help="rounds per comparison; medians are reported (default 5)")
+                        help="small sizes (10k rows): a smoke run of a few seconds")
+    parser.add_argument("--repeat", type=int, default=None,
+                        help="rounds per comparison; medians are reported "
+                             "(default 5, 3 with --quick)")
     args = parser.parse_args(argv)
+    if args.repeat is None:
+        args.repeat = 3 if args.quick else 5
     warnings.simplefilter("ignore", category=sklearn.exceptions.ConvergenceWarning)
     rows = run(quick=args.quick, repeat=args.repeat, log=sys.stderr)
     print(environment())
