@@ -81,6 +81,9 @@ def test_demo_runs_and_prints_the_table(tmp_path):
     png = tmp_path / "curves.png"
     proc = subprocess.run(
         [sys.executable, "-m", "skgd", "--seeds", "1", "--plot", str(png)],
+        # run outside the source tree, so that the installed (compiled)
+        # package is imported rather than the checkout's uncompiled one
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=600,

@@ -91,10 +91,12 @@ def test_missing_matplotlib_gives_the_install_command(monkeypatch, data):
         LossCurveDisplay(loss_curve=reg.loss_curve_).plot()
 
 
-def test_importing_skgd_does_not_import_matplotlib():
+def test_importing_skgd_does_not_import_matplotlib(tmp_path):
     # matplotlib is optional: only drawing imports it
     code = "import sys, skgd; print('matplotlib' in sys.modules)"
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        # outside the source tree: import the installed (compiled) package
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+        check=True,
     ).stdout
     assert out.strip() == "False"
