@@ -231,9 +231,9 @@ def test_gradient_bit_identical_on_any_thread_count(loss, sparse, dtype):
     """Row blocks are fixed by the shape and reduced in block order, so the
     thread count (1, 2, 3, OpenMP's default) cannot change a single bit."""
     K = 3 if loss == "multinomial" else 1
-    X, Y, sw, W, b = make_problem(loss, n=9000, d=7, K=K)
+    X, Y, sw, W, b = make_problem(loss, n=40_000, d=20, K=K, density=0.9)
     X = X.astype(dtype)
-    assert n_blocks(X.shape[0], np.count_nonzero(X) if sparse else X.size, K, 7) > 1
+    assert n_blocks(X.shape[0], np.count_nonzero(X) if sparse else X.size, K, 20) > 1
     W_eval, b_eval = W * 0.5, b + 0.1
     Xs = sp.csr_matrix(X)
     results = []
@@ -260,7 +260,8 @@ def test_batch_fit_bit_identical_with_one_openmp_thread():
 
     from skgd import GDRegressor
 
-    X, Y, sw, _, _ = make_problem("squared_error", n=9000, d=7, K=1)
+    X, Y, sw, _, _ = make_problem("squared_error", n=40_000, d=20, K=1)
+    assert n_blocks(X.shape[0], X.size, 1, X.shape[1]) > 1
     est = GDRegressor(solver="batch", max_iter=20, tol=None)
     coef = est.fit(X, Y[:, 0], sample_weight=sw).coef_.copy()
     with threadpool_limits(1, user_api="openmp"):

@@ -47,8 +47,9 @@ cdef enum:
     # At most this many blocks: enough to balance two to a few dozen
     # threads; each block adds one partial of K * d doubles to reduce.
     MAX_BLOCKS = 32
-    # Blocks of fewer rows are not worth a partial gradient.
-    MIN_BLOCK_ROWS = 2048
+    # A block is worth a partial gradient and a thread's wake-up from this
+    # many stored values of X on (~0.1 ms of work).
+    MIN_BLOCK_VALUES = 262144
     # The partials take at most 1 / PARTIAL_FRACTION of the stored values of
     # X (memory, and the cost of adding them up).
     PARTIAL_FRACTION = 32
@@ -62,7 +63,8 @@ cpdef Py_ssize_t n_blocks(Py_ssize_t n_rows, Py_ssize_t n_values, Py_ssize_t n_o
     when dense, nnz for CSR).
     """
     cdef Py_ssize_t size = max(1, n_outputs * (n_features + 1))
-    cdef Py_ssize_t nb = min(<Py_ssize_t> MAX_BLOCKS, n_rows // MIN_BLOCK_ROWS)
+    cdef Py_ssize_t nb = min(<Py_ssize_t> MAX_BLOCKS, n_values // MIN_BLOCK_VALUES)
+    nb = min(nb, n_rows)
     nb = min(nb, n_values // (PARTIAL_FRACTION * size))
     return max(nb, 1)
 
