@@ -13,7 +13,10 @@ How times are taken
 * Every comparison runs in this one process, and the skgd and reference
   measurements alternate within each of ``--repeat`` rounds (their order
   flips every round), so that the load of a shared machine falls on both.
-  Each reported time is the median over the rounds.
+  The reported ratio is the median over the rounds of the ratio within a
+  round; the times beside it are the medians of each side.  Each
+  measurement starts 0.2 s after the previous one, once the spinning
+  OpenBLAS / OpenMP workers of the previous one have gone idle.
 * **Time per epoch** of a fit is ``(T(1 + k) - T(1)) / k`` where ``T(m)`` is
   the wall time of a complete ``fit`` with ``max_iter=m`` (``tol=None``, so
   exactly ``m`` epochs run).  The difference removes what a fit pays once --
@@ -54,6 +57,7 @@ from skgd import GDRegressor
 ALPHA = 1e-4
 ETA0 = 1e-3
 N_CLASSES = 10
+SETTLE_SECONDS = 0.2
 FULL = dict(n=200_000, d=100, sparse_d=20_000, nnz_row=40, extra_epochs=3)
 QUICK = dict(n=10_000, d=100, sparse_d=2_000, nnz_row=40, extra_epochs=2)
 
@@ -162,19 +166,26 @@ def pass_time(X, n_calls=20):
     return float(np.median(times))
 
 
-def interleaved(measure_a, measure_b, repeat):
+def interleaved(measure_a, measure_b, repeat, settle=SETTLE_SECONDS):
     """Take two measurements alternately ``repeat`` times (order flipped each
     round); return the median of the per-round ratios a / b and the median
     of each.  A ratio of one round compares measurements taken seconds apart,
     under the same load of the machine."""
+    def settled(measure):
+        # Let the thread pools of the previous measurement go idle first:
+        # OpenBLAS and OpenMP workers spin for a while after a parallel
+        # call and would take a core from the next measurement.
+        time.sleep(settle)
+        return measure()
+
     a, b = [], []
     for r in range(repeat):
         if r % 2 == 0:
-            a.append(measure_a())
-            b.append(measure_b())
+            a.append(settled(measure_a))
+            b.append(settled(measure_b))
         else:
-            b.append(measure_b())
-            a.append(measure_a())
+            b.append(settled(measure_b))
+            a.append(settled(measure_a))
     ratio = float(np.median(np.asarray(a) / np.asarray(b)))
     return ratio, float(np.median(a)), float(np.median(b))
 
@@ -232,7 +243,7 @@ def run(quick=False, repeat=5, log=None):
             print(msg, file=log, flush=True)
 
     def compare(case, goal, ours, ref, label_ours, label_ref):
-        ratio, a, b = interleaved(ours, ref, repeat)
+        ratio, a, b = interleaved(ours, ref, repeat, 0.0 if quick else SETTLE_SECONDS)
         rows.append(dict(case=case, goal=goal, ratio=ratio,
                          detail=f"{label_ours} {a * 1e3:.1f} ms / {label_ref} "
                                 f"{b * 1e3:.1f} ms"))
