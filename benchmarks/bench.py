@@ -271,7 +271,8 @@ def run(quick=False, repeat=5, log=None):
             epochs(skgd_regressor("sgd"), X, y), single_thread_pass, "sgd", "X @ w")
 
     Xs, ys = make_sparse(size["n"], size["sparse_d"], size["nnz_row"])
-    sshape = f"{size['n'] // 1000}k×{size['sparse_d'] // 1000}k, {size['nnz_row']} nnz/row"
+    sshape = (f"{size['n'] // 1000}k×{size['sparse_d'] // 1000}k, "
+              f"{size['nnz_row']} nnz/row")
     note(f"sparse CSR {sshape}")
     compare(f"sparse CSR {sshape}, `sgd` epoch / SGDRegressor epoch", 0.5,
             epochs(skgd_regressor("sgd"), Xs, ys), epochs(sklearn_regressor, Xs, ys),
@@ -280,12 +281,14 @@ def run(quick=False, repeat=5, log=None):
 
     Xc, yc = make_classes(size["n"], size["d"])
     note(f"{N_CLASSES} classes, dense {shape}")
+    reference = epochs(sklearn_hinge, Xc, yc)
     compare(f"{N_CLASSES} classes, hinge one-vs-rest `sgd` epoch / SGDClassifier epoch",
-            0.3, epochs(skgd_classifier("hinge"), Xc, yc), epochs(sklearn_hinge, Xc, yc),
-            "sgd", "SGDClassifier")
+            0.3, epochs(skgd_classifier("hinge"), Xc, yc), reference, "sgd",
+            "SGDClassifier")
     compare(f"{N_CLASSES} classes, multinomial `log_loss` `sgd` epoch / "
-            "SGDClassifier (hinge) epoch", 0.5, epochs(skgd_classifier("log_loss"), Xc, yc),
-            epochs(sklearn_hinge, Xc, yc), "sgd", "SGDClassifier")
+            "SGDClassifier (hinge) epoch", 0.5,
+            epochs(skgd_classifier("log_loss"), Xc, yc), reference, "sgd",
+            "SGDClassifier")
     del Xc, yc
 
     X32 = X.astype(np.float32)
@@ -303,10 +306,11 @@ def run(quick=False, repeat=5, log=None):
             lambda X, y, m, s=solver: GDRegressor(solver=s, max_iter=m, tol=None)
             .fit(X, y), X, y)
         peak = max(constant, default)
+        mib = 2**20
         rows.append(dict(case=f"peak extra memory of a `{solver}` fit / `X.nbytes`",
                          goal=0.1, ratio=peak / X.nbytes,
-                         detail=f"constant step {constant / 2**20:.2f} MiB, defaults "
-                                f"{default / 2**20:.2f} MiB / {X.nbytes / 2**20:.0f} MiB"))
+                         detail=f"constant step {constant / mib:.2f} MiB, defaults "
+                                f"{default / mib:.2f} MiB / {X.nbytes / mib:.0f} MiB"))
         note(f"  memory {solver}: {peak / X.nbytes:.4f}")
 
     for solver, omp in (("sgd", None), ("minibatch", None), ("batch", None),
