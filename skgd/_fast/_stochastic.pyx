@@ -563,8 +563,13 @@ cdef inline void prefetch_csr_row(const floating* vals, const index_t* cols,
                                   Py_ssize_t K, const double* sample_weight,
                                   const Py_ssize_t* order, Py_ssize_t pos,
                                   Py_ssize_t n) noexcept nogil:
-    """Ask for the values, indices, target and weight of the row at ``pos``."""
+    """Ask for the values, indices, target and weight of the row at ``pos``,
+    and for the row pointers of the row as far again ahead: reading
+    ``indptr`` here would otherwise be a cache miss of its own before the
+    prefetches of the row can even be issued."""
     cdef Py_ssize_t i, start, nnz
+    if pos + PREFETCH_DISTANCE < n:
+        prefetch(indptr + order[pos + PREFETCH_DISTANCE])
     if pos < n:
         i = order[pos]
         start = indptr[i]
