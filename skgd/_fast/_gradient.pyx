@@ -48,8 +48,8 @@ cdef enum:
     # threads; each block adds one partial of K * d doubles to reduce.
     MAX_BLOCKS = 32
     # A block is worth a partial gradient and a thread's wake-up from this
-    # many stored values of X on (~0.1 ms of work).
-    MIN_BLOCK_VALUES = 262144
+    # many stored values of X on (~30 us of work).
+    MIN_BLOCK_VALUES = 65536
     # The partials take at most 1 / PARTIAL_FRACTION of the stored values of
     # X (memory, and the cost of adding them up).
     PARTIAL_FRACTION = 32
