@@ -132,12 +132,19 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[str(c) for c in CASES])
 @pytest.mark.parametrize("loss", ["squared_error", "huber", "log_loss", "hinge", "multinomial"])
 @pytest.mark.parametrize("sparse", [False, True])
-def test_epoch_equals_reference_epoch(case, loss, sparse):
+@pytest.mark.parametrize("weights", ["varied", "equal"])
+def test_epoch_equals_reference_epoch(case, loss, sparse, weights):
     K = 3 if loss == "multinomial" else 2
     X, Y, sw, W, b = make_problem(loss, K=K, n=23)
+    if weights == "equal":
+        # the kernels then read no weight per row (a value other than 1
+        # checks that the common weight still scales the loss sums)
+        sw = np.full_like(sw, 2.5)
     order = np.random.RandomState(1).permutation(X.shape[0])
     cfg = config(loss, sw=sw, **case)
-    W_k, b_k, vel, vel_b, *_ = run_kernel_epoch(X, Y, sw, order, W, b, cfg, sparse)
+    W_k, b_k, vel, vel_b, _, _, out = run_kernel_epoch(X, Y, sw, order, W, b, cfg, sparse)
+    assert out[0] == -(-len(order) // cfg["batch_size"])
+    np.testing.assert_allclose(out[3], sw[order].sum(), rtol=1e-12)
     n_updates = -(-len(order) // cfg["batch_size"])
     W_r, b_r, vel_r, vel_b_r = reference_epoch(
         X, Y, sw, order, W, b, loss=loss, epsilon=0.3, batch_size=cfg["batch_size"],
@@ -150,28 +157,65 @@ def test_epoch_equals_reference_epoch(case, loss, sparse):
         np.testing.assert_allclose(vel, vel_r, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("case", [dict(), dict(l1=0.02, l2=0.1, batch_size=4),
-                                  dict(momentum=0.5, l2=0.2)])
-def test_preconditioned_epoch_equals_reference(case):
+PRECONDITIONED_CASES = [
+    dict(),
+    dict(l2=0.3),                       # batch of one row: the dedicated sgd loop
+    dict(l2=0.3, fit_intercept=False),
+    dict(l2=0.3, average_start=5),
+    dict(l1=0.02, l2=0.1, batch_size=4),
+    dict(l1=0.02),
+    dict(momentum=0.5, l2=0.2),
+]
+
+
+@pytest.mark.parametrize("case", PRECONDITIONED_CASES,
+                         ids=[str(c) for c in PRECONDITIONED_CASES])
+@pytest.mark.parametrize("weights", ["varied", "equal"])
+def test_preconditioned_epoch_equals_reference(case, weights):
+    case = dict(case)
+    fit_intercept = case.pop("fit_intercept", True)
     X, Y, sw, W, b = make_problem("squared_error", K=2, n=31)
+    if weights == "equal":
+        sw = np.full_like(sw, 0.7)
     X = X * [1, 10, 0.1, 3, 1, 100, 1] + 5
     rng = np.random.RandomState(3)
     step_scale = rng.uniform(0.01, 2.0, size=X.shape[1])
-    center = X.mean(axis=0)
+    center = X.mean(axis=0) if fit_intercept else np.zeros(X.shape[1])
+    if not fit_intercept:
+        b = np.zeros_like(b)
     center_sq = float(np.sum(step_scale * center**2))
     cfg = config("squared_error", sw=sw, preconditioned=True, center_sq=center_sq,
                  eta0=0.01, **case)
+    cfg["fit_intercept"] = fit_intercept
     order = rng.permutation(X.shape[0])
-    W_k, b_k, *_ = run_kernel_epoch(X, Y, sw, order, W, b, cfg, False, step_scale, center)
+    W_k, b_k, _, _, W_avg, b_avg, out = run_kernel_epoch(
+        X, Y, sw, order, W, b, cfg, False, step_scale, center)
     n_updates = -(-len(order) // cfg["batch_size"])
+    assert out[0] == n_updates
+    np.testing.assert_allclose(out[3], sw[order].sum(), rtol=1e-12)
     W_r, b_r, *_ = reference_epoch(
         X, Y, sw, order, W, b, loss="squared_error", epsilon=0.3,
-        batch_size=cfg["batch_size"], fit_intercept=True, l1=cfg["l1"], l2=cfg["l2"],
-        etas=etas_for(cfg, n_updates), momentum=cfg["momentum"],
+        batch_size=cfg["batch_size"], fit_intercept=fit_intercept, l1=cfg["l1"],
+        l2=cfg["l2"], etas=etas_for(cfg, n_updates), momentum=cfg["momentum"],
         step_scale=step_scale, center=center,
     )
     np.testing.assert_allclose(W_k, W_r, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(b_k, b_r, rtol=1e-10, atol=1e-12)
+    if case.get("average_start", -1) >= 0:
+        # the running mean of the iterates after update 5, replayed one
+        # row at a time on the reference
+        iterates, W_i, b_i = [], W.copy(), b.copy()
+        for r in range(len(order)):
+            W_i, b_i, *_ = reference_epoch(
+                X, Y, sw, order[r:r + 1], W_i, b_i, loss="squared_error",
+                epsilon=0.3, batch_size=1, fit_intercept=fit_intercept, l1=0.0,
+                l2=cfg["l2"], etas=[0.01], step_scale=step_scale, center=center,
+            )
+            iterates.append((W_i, b_i))
+        W_mean = np.mean([w for w, _ in iterates[5:]], axis=0)
+        b_mean = np.mean([c for _, c in iterates[5:]], axis=0)
+        np.testing.assert_allclose(W_avg, W_mean, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(b_avg, b_mean, rtol=1e-9, atol=1e-12)
 
 
 def test_lazy_sparse_l2_scale_folding():

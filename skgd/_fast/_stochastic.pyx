@@ -159,15 +159,32 @@ cdef inline double cumulative_l1(double w, double budget,
 cdef inline void prefetch_dense_row(const floating* X, Py_ssize_t d,
                                     const double* Y, Py_ssize_t K,
                                     const double* sample_weight,
+                                    bint uniform_weight,
                                     const Py_ssize_t* order, Py_ssize_t pos,
                                     Py_ssize_t n) noexcept nogil:
-    """Ask for the data of the row visited at position ``pos`` (if any)."""
+    """Ask for the data of the row visited at position ``pos`` (if any).
+
+    With equal sample weights the weight is never read: one cache line
+    less per row."""
     cdef Py_ssize_t i
     if pos < n:
         i = order[pos]
         prefetch_span(X + i * d, d * sizeof(X[0]))
         prefetch_span(Y + i * K, K * sizeof(double))
-        prefetch(sample_weight + i)
+        if not uniform_weight:
+            prefetch(sample_weight + i)
+
+
+cdef bint all_equal(const double* sample_weight, Py_ssize_t n) noexcept nogil:
+    """Whether every sample weight is the same (then none is read per row).
+
+    One sequential pass over n doubles per epoch: noise next to an epoch
+    that reads every row of X in shuffled order."""
+    cdef Py_ssize_t i
+    for i in range(1, n):
+        if sample_weight[i] != sample_weight[0]:
+            return False
+    return True
 
 
 cdef void update_average(const double* W, const double* b, double* W_avg,
@@ -201,7 +218,8 @@ cdef int alloc_workspace(Workspace* ws, Py_ssize_t B, Py_ssize_t K, Py_ssize_t d
     ws.grad = <double*> PyMem_RawMalloc(B * K * sizeof(double))
     ws.pred = <double*> PyMem_RawMalloc(K * sizeof(double))
     ws.scaled_center = <double*> PyMem_RawCalloc(d, sizeof(double))
-    ws.acc = <double*> PyMem_RawCalloc(K * d, sizeof(double))
+    # (K, d) gradient sums, or two (d,) tables of the preconditioned sgd loop
+    ws.acc = <double*> PyMem_RawCalloc(max(K, 2) * d, sizeof(double))
     ws.acc_b = <double*> PyMem_RawCalloc(K, sizeof(double))
     if (ws.grad == NULL or ws.pred == NULL or ws.scaled_center == NULL
             or ws.acc == NULL or ws.acc_b == NULL):
@@ -225,46 +243,67 @@ cdef void free_workspace(Workspace* ws) noexcept nogil:
 
 cdef void sgd_dense_lazy(const floating* X, Py_ssize_t d, const double* Y,
                          Py_ssize_t K, const double* sample_weight,
-                         const Py_ssize_t* order, Py_ssize_t n,
-                         double* W, double* b, EpochConfig* cfg, Workspace* ws,
-                         Counters* cnt) noexcept nogil:
+                         bint uniform_weight, const Py_ssize_t* order,
+                         Py_ssize_t n, double* W, double* b, EpochConfig* cfg,
+                         Workspace* ws, Counters* cnt) noexcept nogil:
     """Plain SGD with at most an L2 penalty and no averaging.
 
     The coefficients are ``wscale * W``: the L2 prox (division by
     ``1 + eta * l2``) only shrinks the scalar ``wscale``, and a gradient
     step adds ``-eta * c / wscale * x`` to W.  Without a penalty ``wscale``
     stays exactly 1 and this is the textbook update.
+
+    The chain dot product -> loss derivative -> axpy of one row is the
+    critical path of the epoch (the next row's dot product needs the
+    updated W), so nothing else sits on it: ``1 / wscale`` is formed while
+    the row's data arrive, and every setting is a local the compiler keeps
+    in a register (read through ``cfg`` or ``cnt``, it would be reloaded
+    after each store to W: extensions build with -fno-strict-aliasing).
     """
     cdef Py_ssize_t r, i, k
-    cdef double s, eta, c, scale, wscale = 1.0
+    cdef int loss = cfg.loss
+    cdef double epsilon = cfg.epsilon, l2 = cfg.l2
+    cdef double weight_scale = cfg.weight_scale
+    cdef bint fit_intercept = cfg.fit_intercept
+    cdef double* pred = ws.pred
+    cdef double* grad = ws.grad
+    cdef double s = sample_weight[0], eta, c, scale
+    cdef double wscale = 1.0, inv_wscale = 1.0
+    cdef long long t = cnt.t
+    cdef double loss_sum = 0.0, weight_sum = 0.0
     cdef const floating* x
+    scale = s * weight_scale
     for r in range(n):
-        prefetch_dense_row(X, d, Y, K, sample_weight, order,
+        prefetch_dense_row(X, d, Y, K, sample_weight, uniform_weight, order,
                            r + PREFETCH_DISTANCE, n)
         i = order[r]
         x = X + i * d
-        s = sample_weight[i]
+        if not uniform_weight:
+            s = sample_weight[i]
+            scale = s * weight_scale
+        eta = step_size(cfg, t)
         for k in range(K):
-            ws.pred[k] = b[k] + wscale * dot_dense(x, W + k * d, d)
-        cnt.loss_sum += s * row_loss_grad(cfg.loss, Y + i * K, ws.pred, ws.grad,
-                                          K, cfg.epsilon)
-        cnt.weight_sum += s
-        scale = s * cfg.weight_scale
-        eta = step_size(cfg, cnt.t)
+            pred[k] = b[k] + wscale * dot_dense(x, W + k * d, d)
+        loss_sum += s * row_loss_grad(loss, Y + i * K, pred, grad, K, epsilon)
+        weight_sum += s
         for k in range(K):
-            c = ws.grad[k] * scale
+            c = grad[k] * scale
             if c == 0.0:
                 continue
-            axpy_dense(-eta * c / wscale, x, W + k * d, d)
-            if cfg.fit_intercept:
+            axpy_dense(-eta * c * inv_wscale, x, W + k * d, d)
+            if fit_intercept:
                 b[k] -= eta * c
-        if cfg.l2 > 0.0:
-            wscale /= 1.0 + eta * cfg.l2
+        if l2 > 0.0:
+            wscale /= 1.0 + eta * l2
             if wscale < MIN_SCALE:
                 for k in range(K * d):
                     W[k] *= wscale
                 wscale = 1.0
-        cnt.t += 1
+            inv_wscale = 1.0 / wscale
+        t += 1
+    cnt.t = t
+    cnt.loss_sum += loss_sum
+    cnt.weight_sum += weight_sum
     if wscale != 1.0:
         for k in range(K * d):
             W[k] *= wscale
@@ -272,7 +311,7 @@ cdef void sgd_dense_lazy(const floating* X, Py_ssize_t d, const double* Y,
 
 cdef void sgd_dense_eager(const floating* X, Py_ssize_t d, const double* Y,
                           Py_ssize_t K, const double* sample_weight,
-                          const Py_ssize_t* order, Py_ssize_t n,
+                          bint uniform_weight, const Py_ssize_t* order, Py_ssize_t n,
                           double* W, double* b, double* W_avg, double* b_avg,
                           EpochConfig* cfg, Workspace* ws,
                           Counters* cnt) noexcept nogil:
@@ -286,11 +325,11 @@ cdef void sgd_dense_eager(const floating* X, Py_ssize_t d, const double* Y,
     cdef double* w
     cdef double* q
     for r in range(n):
-        prefetch_dense_row(X, d, Y, K, sample_weight, order,
+        prefetch_dense_row(X, d, Y, K, sample_weight, uniform_weight, order,
                            r + PREFETCH_DISTANCE, n)
         i = order[r]
         x = X + i * d
-        s = sample_weight[i]
+        s = sample_weight[0] if uniform_weight else sample_weight[i]
         for k in range(K):
             ws.pred[k] = b[k] + dot_dense(x, W + k * d, d)
         cnt.loss_sum += s * row_loss_grad(cfg.loss, Y + i * K, ws.pred, ws.grad,
@@ -325,6 +364,149 @@ cdef void sgd_dense_eager(const floating* X, Py_ssize_t d, const double* Y,
                     w[j] = prox(w[j] + a * x[j], 0.0, shrink)
         u /= shrink
         after_update(cfg, cnt, W, b, W_avg, b_avg, K, d)
+
+
+# ---- dense: preconditioned plain SGD (the default of solver='sgd') ----------
+
+cdef void sgd_dense_preconditioned(const floating* X, Py_ssize_t d,
+                                   const double* Y, Py_ssize_t K,
+                                   const double* sample_weight,
+                                   bint uniform_weight, const Py_ssize_t* order,
+                                   Py_ssize_t n, double* W, double* b,
+                                   double* W_avg, double* b_avg,
+                                   const double* step_scale, const double* center,
+                                   EpochConfig* cfg, Workspace* ws,
+                                   Counters* cnt) noexcept nogil:
+    """Preconditioned SGD, one row per update, at a step fixed for the epoch.
+
+    The update of ``epoch_dense_general`` with a batch of one row (see
+    ``apply_step``), in one pass over each output's coefficients:
+
+        w_j <- (w_j - eta_j c (x_j - center_j)) / (1 + eta_j l2),
+        eta_j = eta * step_scale_j,
+
+    with the per-feature steps and reciprocal shrinks formed once per epoch
+    (a division per feature and row would cost more than the row's memory
+    traffic).  An L1 part is the cumulative penalty of ``apply_step`` with
+    per-feature budgets ``u_j``.  The intercept takes the step of the centred problem and the
+    shift ``sum_j (new_j - stepped_j) center_j`` that keeps it fixed under
+    the penalty; that sum keeps four partial sums, so that it does not
+    serialise the loop on one chain of additions.
+    """
+    cdef Py_ssize_t r, i, k, j
+    cdef int loss = cfg.loss
+    cdef double epsilon = cfg.epsilon, eta = cfg.eta0, l2 = cfg.l2
+    cdef double weight_scale = cfg.weight_scale, center_sq = cfg.center_sq
+    cdef bint fit_intercept = cfg.fit_intercept
+    cdef bint centred = fit_intercept
+    cdef double l1 = cfg.l1
+    cdef bint penalised = l1 > 0.0 or l2 > 0.0
+    cdef bint cumulative = l1 > 0.0
+    cdef double* u = ws.l1_budget
+    cdef double* q
+    cdef double* pred = ws.pred
+    cdef double* grad = ws.grad
+    # per-epoch tables: eta_j, 1 / (1 + eta_j l2) and step_scale_j center_j
+    cdef double* eta_j = ws.acc
+    cdef double* inv_shrink = ws.acc + d
+    cdef double* scaled_center = ws.scaled_center
+    cdef double s = sample_weight[0], scale = s * weight_scale
+    cdef double c, stepped, new, down, up, center_dot = 0.0
+    cdef double h0, h1, h2, h3, shift
+    cdef long long t = cnt.t
+    cdef double loss_sum = 0.0, weight_sum = 0.0
+    cdef const floating* x
+    cdef double* w
+    for j in range(d):
+        eta_j[j] = eta * step_scale[j]
+        inv_shrink[j] = 1.0 / (1.0 + eta_j[j] * l2)
+        scaled_center[j] = step_scale[j] * center[j]
+    for r in range(n):
+        prefetch_dense_row(X, d, Y, K, sample_weight, uniform_weight, order,
+                           r + PREFETCH_DISTANCE, n)
+        i = order[r]
+        x = X + i * d
+        if not uniform_weight:
+            s = sample_weight[i]
+            scale = s * weight_scale
+        for k in range(K):
+            pred[k] = b[k] + dot_dense(x, W + k * d, d)
+        loss_sum += s * row_loss_grad(loss, Y + i * K, pred, grad, K, epsilon)
+        weight_sum += s
+        if centred:
+            # the intercept of the standardised problem moves by c times
+            # 1 - sum_j step_scale_j center_j (x_j - center_j)
+            center_dot = dot_dense(x, scaled_center, d) - center_sq
+        if cumulative:
+            for j in range(d):
+                u[j] += eta_j[j] * l1
+        for k in range(K):
+            c = grad[k] * scale
+            w = W + k * d
+            shift = 0.0
+            if cumulative:
+                q = ws.l1_applied + k * d
+                for j in range(d):
+                    # cumulative_l1 written with selects instead of branches:
+                    # the sign of a coefficient near zero is a coin flip the
+                    # branch predictor would miss on every other feature
+                    stepped = w[j] - eta_j[j] * (c * (x[j] - center[j]))
+                    down = stepped - (u[j] + q[j])
+                    up = stepped + (u[j] - q[j])
+                    new = (down if down > 0.0 else 0.0) if stepped > 0.0 else (
+                        (up if up < 0.0 else 0.0) if stepped < 0.0 else stepped)
+                    q[j] = (q[j] + (new - stepped)) * inv_shrink[j]
+                    new = new * inv_shrink[j]
+                    shift += (new - stepped) * center[j]
+                    w[j] = new
+                if not centred:
+                    shift = 0.0
+            elif penalised:
+                h0 = h1 = h2 = h3 = 0.0
+                j = 0
+                while j + 4 <= d:
+                    stepped = w[j] - eta_j[j] * (c * (x[j] - center[j]))
+                    new = stepped * inv_shrink[j]
+                    h0 += (new - stepped) * center[j]
+                    w[j] = new
+                    stepped = w[j + 1] - eta_j[j + 1] * (c * (x[j + 1] - center[j + 1]))
+                    new = stepped * inv_shrink[j + 1]
+                    h1 += (new - stepped) * center[j + 1]
+                    w[j + 1] = new
+                    stepped = w[j + 2] - eta_j[j + 2] * (c * (x[j + 2] - center[j + 2]))
+                    new = stepped * inv_shrink[j + 2]
+                    h2 += (new - stepped) * center[j + 2]
+                    w[j + 2] = new
+                    stepped = w[j + 3] - eta_j[j + 3] * (c * (x[j + 3] - center[j + 3]))
+                    new = stepped * inv_shrink[j + 3]
+                    h3 += (new - stepped) * center[j + 3]
+                    w[j + 3] = new
+                    j += 4
+                while j < d:
+                    stepped = w[j] - eta_j[j] * (c * (x[j] - center[j]))
+                    new = stepped * inv_shrink[j]
+                    h0 += (new - stepped) * center[j]
+                    w[j] = new
+                    j += 1
+                if centred:
+                    shift = (h0 + h1) + (h2 + h3)
+            elif c != 0.0:
+                for j in range(d):
+                    w[j] = w[j] - eta_j[j] * (c * (x[j] - center[j]))
+            if fit_intercept:
+                b[k] -= eta * (c * (1.0 - center_dot))
+            b[k] -= shift
+        if cumulative:
+            # the budget shrinks with the coefficients under L2
+            for j in range(d):
+                u[j] *= inv_shrink[j]
+        t += 1
+        if cfg.average_start >= 0 and t > cfg.average_start:
+            cnt.n_averaged += 1
+            update_average(W, b, W_avg, b_avg, K, d, cnt.n_averaged)
+    cnt.t = t
+    cnt.loss_sum += loss_sum
+    cnt.weight_sum += weight_sum
 
 
 # ---- dense: mini-batches, momentum, preconditioning ----------------------------
@@ -404,7 +586,8 @@ cdef void apply_step(EpochConfig* cfg, Workspace* ws, double eta,
 
 cdef void epoch_dense_general(const floating* X, Py_ssize_t d, const double* Y,
                               Py_ssize_t K, const double* sample_weight,
-                              const Py_ssize_t* order, Py_ssize_t n,
+                              bint uniform_weight, const Py_ssize_t* order,
+                              Py_ssize_t n,
                               double* W, double* b, double* velocity,
                               double* velocity_b, double* W_avg, double* b_avg,
                               const double* step_scale, const double* center,
@@ -431,11 +614,11 @@ cdef void epoch_dense_general(const floating* X, Py_ssize_t d, const double* Y,
         start = batch * B
         nb = min(B, n - start)
         for r in range(nb):
-            prefetch_dense_row(X, d, Y, K, sample_weight, order,
-                               start + r + PREFETCH_DISTANCE, n)
+            prefetch_dense_row(X, d, Y, K, sample_weight, uniform_weight,
+                               order, start + r + PREFETCH_DISTANCE, n)
             i = order[start + r]
             x = X + i * d
-            s = sample_weight[i]
+            s = sample_weight[0] if uniform_weight else sample_weight[i]
             # loss derivatives at the current point (Nesterov: look-ahead)
             for k in range(K):
                 ws.pred[k] = b[k] + dot_dense(x, W + k * d, d)
@@ -503,6 +686,7 @@ def epoch_dense(const floating[:, ::1] X, const double[:, ::1] Y,
     cdef bint with_momentum = cfg.momentum > 0.0
     cdef Counters cnt = Counters(t, n_averaged, 0.0, 0.0)
     cdef Workspace ws
+    cdef bint uniform
     if n == 0 or d == 0:
         return t, n_averaged, 0.0, 0.0
     # Raw pointers: the helpers index rows as X + i * d (C-contiguous).
@@ -518,16 +702,23 @@ def epoch_dense(const floating[:, ::1] X, const double[:, ::1] Y,
         free_workspace(&ws)
         raise MemoryError()
     with nogil:
-        if B == 1 and not with_momentum and not cfg.preconditioned:
+        uniform = all_equal(&sample_weight[0], sample_weight.shape[0])
+        if (B == 1 and not with_momentum and cfg.preconditioned
+                and cfg.schedule == CONSTANT):
+            sgd_dense_preconditioned(Xp, d, &Y[0, 0], K, &sample_weight[0],
+                                     uniform, &order[0], n, &W[0, 0], &b[0],
+                                     Wa, ba, ss, ctr, &cfg, &ws, &cnt)
+        elif B == 1 and not with_momentum and not cfg.preconditioned:
             if cfg.l1 == 0.0 and not averaging:
-                sgd_dense_lazy(Xp, d, &Y[0, 0], K, &sample_weight[0], &order[0],
-                               n, &W[0, 0], &b[0], &cfg, &ws, &cnt)
+                sgd_dense_lazy(Xp, d, &Y[0, 0], K, &sample_weight[0], uniform,
+                               &order[0], n, &W[0, 0], &b[0], &cfg, &ws, &cnt)
             else:
-                sgd_dense_eager(Xp, d, &Y[0, 0], K, &sample_weight[0], &order[0],
-                                n, &W[0, 0], &b[0], Wa, ba, &cfg, &ws, &cnt)
+                sgd_dense_eager(Xp, d, &Y[0, 0], K, &sample_weight[0], uniform,
+                                &order[0], n, &W[0, 0], &b[0], Wa, ba, &cfg, &ws,
+                                &cnt)
         else:
-            epoch_dense_general(Xp, d, &Y[0, 0], K, &sample_weight[0], &order[0],
-                                n, &W[0, 0], &b[0], vel, vel_b, Wa, ba,
+            epoch_dense_general(Xp, d, &Y[0, 0], K, &sample_weight[0], uniform,
+                                &order[0], n, &W[0, 0], &b[0], vel, vel_b, Wa, ba,
                                 ss, ctr, &cfg, &ws, &cnt)
     free_workspace(&ws)
     return cnt.t, cnt.n_averaged, cnt.loss_sum, cnt.weight_sum
@@ -561,6 +752,7 @@ cdef void fold_scale(double* W, Py_ssize_t K, Py_ssize_t d, double scale,
 cdef inline void prefetch_csr_row(const floating* vals, const index_t* cols,
                                   const index_t* indptr, const double* Y,
                                   Py_ssize_t K, const double* sample_weight,
+                                  bint uniform_weight,
                                   const Py_ssize_t* order, Py_ssize_t pos,
                                   Py_ssize_t n) noexcept nogil:
     """Ask for the values, indices, target and weight of the row at ``pos``,
@@ -577,7 +769,8 @@ cdef inline void prefetch_csr_row(const floating* vals, const index_t* cols,
         prefetch_span(vals + start, nnz * sizeof(vals[0]))
         prefetch_span(cols + start, nnz * sizeof(cols[0]))
         prefetch_span(Y + i * K, K * sizeof(double))
-        prefetch(sample_weight + i)
+        if not uniform_weight:
+            prefetch(sample_weight + i)
 
 
 def epoch_csr(const floating[::1] data, const index_t[::1] indices,
@@ -625,13 +818,15 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
         free_workspace(&ws)
         raise MemoryError()
     cdef double* l1_applied = ws.l1_applied
+    cdef bint uniform
     with nogil:
+        uniform = all_equal(sw, sample_weight.shape[0])
         for batch in range((n + B - 1) // B):
             start = batch * B
             nb = min(B, n - start)
             # 1. loss derivatives of the batch rows (features caught up first)
             for r in range(nb):
-                prefetch_csr_row(vals, cols, ptr, Yp, K, sw, orderp,
+                prefetch_csr_row(vals, cols, ptr, Yp, K, sw, uniform, orderp,
                                  start + r + PREFETCH_DISTANCE, n)
                 i = orderp[start + r]
                 row_start = ptr[i]
@@ -639,7 +834,7 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
                 if lazy and cfg.l1 > 0.0:
                     for m in range(nnz):
                         catch_up(Wp, K, d, cols[row_start + m], l1_total, l1_applied)
-                s = sw[i]
+                s = sw[0] if uniform else sw[i]
                 for k in range(K):
                     ws.pred[k] = bp[k] + wscale * dot_csr(
                         vals + row_start, cols + row_start, nnz, Wp + k * d)
