@@ -79,6 +79,26 @@ def test_fused_gradient_equals_reference(loss, sparse, dtype):
     np.testing.assert_allclose(total / sw.sum(), obj, rtol=rtol)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("d", [1, 7, 8, 19, 64])
+def test_two_point_gradient_equals_one_point_passes(dtype, d):
+    """With two points the gradient and the loss come from one pass over
+    each row (``dot2_dense``): the same bits as one point at a time."""
+    X, Y, sw, W, b = make_problem("log_loss", K=2, d=d, n=50)
+    X = X.astype(dtype)
+    W_eval, b_eval = W * 0.5 - 0.1, b + 0.1
+    G, Gb = np.empty_like(W), np.empty_like(b)
+    G1, Gb1 = np.empty_like(W), np.empty_like(b)
+    G2, Gb2 = np.empty_like(W), np.empty_like(b)
+    code = LOSS_CODES["log_loss"]
+    total = gradient_dense(X, Y, sw, W, b, W_eval, b_eval, G, Gb, code, 0.3)
+    gradient_dense(X, Y, sw, W, b, W, b, G1, Gb1, code, 0.3)
+    total_eval = gradient_dense(X, Y, sw, W_eval, b_eval, W_eval, b_eval, G2, Gb2,
+                                code, 0.3)
+    assert np.array_equal(G, G1) and np.array_equal(Gb, Gb1)
+    assert total == total_eval
+
+
 def run_kernel_epoch(X, Y, sw, order, W, b, cfg, sparse, step_scale=None, center=None):
     K, d = W.shape
     W, b = W.copy(), b.copy()

@@ -29,8 +29,8 @@ from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc
 from cython.parallel cimport prange
 
 from skgd._fast._loss cimport row_loss_grad
-from skgd._fast._rows cimport (axpy_csr, axpy_dense, dot_csr, dot_dense,
-                               floating, index_t)
+from skgd._fast._rows cimport (axpy_csr, axpy_dense, dot2_dense, dot_csr,
+                               dot_dense, floating, index_t)
 
 cdef extern from *:
     """
@@ -111,14 +111,17 @@ cdef double block_dense(const floating* X, Py_ssize_t d, const double* Y, Py_ssi
         if s == 0.0:
             continue
         x = X + i * d
-        for k in range(K):
-            p[k] = b[k] + dot_dense(x, W + k * d, d)
         if same_point:
+            for k in range(K):
+                p[k] = b[k] + dot_dense(x, W + k * d, d)
             total += s * row_loss_grad(loss, Y + i * K, p, g, K, epsilon)
         else:
-            row_loss_grad(loss, Y + i * K, p, g, K, epsilon)
+            # both points' predictions in one pass over the row
             for k in range(K):
-                q[k] = b_eval[k] + dot_dense(x, W_eval + k * d, d)
+                dot2_dense(x, W + k * d, W_eval + k * d, d, &p[k], &q[k])
+                p[k] += b[k]
+                q[k] += b_eval[k]
+            row_loss_grad(loss, Y + i * K, p, g, K, epsilon)
             total += s * row_loss_grad(loss, Y + i * K, q, g_eval, K, epsilon)
         for k in range(K):
             if g[k] != 0.0:
