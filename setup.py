@@ -68,6 +68,8 @@ extensions = [
 ]
 for ext in extensions:
     ext.extra_compile_args = ["-O3"] if not DEBUG else ["-O0", "-g"]
+    ext.include_dirs = ["skgd/_fast"]  # _simd.h
+    ext.depends = ["skgd/_fast/_simd.h"]
 
 setup(
     ext_modules=cythonize(

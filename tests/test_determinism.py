@@ -358,3 +358,54 @@ def test_partial_fit_keeps_dtype_and_attributes(Est, solver):
     assert est.coef_.dtype == np.float32
     assert est.n_iter_ == 2 and len(est.loss_curve_) == 2
     assert est.solver_ == solver and est.n_features_in_ == X.shape[1]
+
+
+# A fit in a fresh interpreter (outside the checkout: the installed, compiled
+# package) that prints the bytes of its coefficients.
+_FIT_SCRIPT = """
+import numpy as np
+from sklearn.base import is_classifier
+from skgd import GDClassifier, GDRegressor
+rng = np.random.RandomState(0)
+X = rng.normal(size=(300, 45)) * rng.uniform(0.1, 10.0, size=45) + 1.0
+y = X @ rng.normal(size=45) + rng.normal(size=300)
+out = []
+for dtype in (np.float64, np.float32):
+    Xd = X.astype(dtype)
+    for solver in ("batch", "sgd", "minibatch"):
+        for est in (GDRegressor(solver=solver, max_iter=30, random_state=0),
+                    GDRegressor(solver=solver, learning_rate="constant", eta0=1e-4,
+                                max_iter=5, random_state=0),
+                    GDClassifier(solver=solver, max_iter=30, random_state=0)):
+            target = (y > np.median(y)).astype(int) if is_classifier(est) else y
+            est.fit(Xd, target)
+            out.append(np.asarray(est.coef_).tobytes().hex() + np.asarray(est.intercept_).tobytes().hex())
+print(" ".join(out))
+"""
+
+
+def test_same_bits_with_and_without_avx(tmp_path):
+    """The dense row loops have a scalar, an SSE2 and a run-time AVX version
+    with one order of operations (skgd/_fast/_simd.h): a model must not
+    depend on the machine's vector instructions.  45 features: vector loops
+    (AVX from 32 features on) and a tail."""
+    import os
+    import subprocess
+    import sys
+    import warnings
+
+    def run(env_value):
+        env = dict(os.environ)
+        env.pop("SKGD_DISABLE_AVX", None)
+        if env_value is not None:
+            env["SKGD_DISABLE_AVX"] = env_value
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            proc = subprocess.run([sys.executable, "-W", "ignore", "-c", _FIT_SCRIPT],
+                                  cwd=tmp_path, env=env, capture_output=True, text=True,
+                                  timeout=300, check=True)
+        return proc.stdout.split()
+
+    default, without_avx = run(None), run("1")
+    assert len(default) == 18
+    assert default == without_avx

@@ -59,9 +59,10 @@ def test_reference_gradient_matches_finite_differences(loss):
 @pytest.mark.parametrize("loss", REGRESSION + BINARY + ["multinomial"])
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_fused_gradient_equals_reference(loss, sparse, dtype):
+@pytest.mark.parametrize("d", [7, 45])  # 45: the vector loops (AVX from 32) and a tail
+def test_fused_gradient_equals_reference(loss, sparse, dtype, d):
     K = 3 if loss == "multinomial" else 2
-    X, Y, sw, W, b = make_problem(loss, K=K)
+    X, Y, sw, W, b = make_problem(loss, K=K, d=d)
     X = X.astype(dtype)
     W_eval, b_eval = W * 0.5, b + 0.1
     G, Gb = np.empty_like(W), np.empty_like(b)
@@ -153,9 +154,10 @@ CASES = [
 @pytest.mark.parametrize("loss", ["squared_error", "huber", "log_loss", "hinge", "multinomial"])
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("weights", ["varied", "equal"])
-def test_epoch_equals_reference_epoch(case, loss, sparse, weights):
+@pytest.mark.parametrize("d", [7, 45])
+def test_epoch_equals_reference_epoch(case, loss, sparse, weights, d):
     K = 3 if loss == "multinomial" else 2
-    X, Y, sw, W, b = make_problem(loss, K=K, n=23)
+    X, Y, sw, W, b = make_problem(loss, K=K, n=23, d=d)
     if weights == "equal":
         # the kernels then read no weight per row (a value other than 1
         # checks that the common weight still scales the loss sums)

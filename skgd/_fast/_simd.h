@@ -1,0 +1,313 @@
+/* Dense row loops of skgd's kernels: dot products and axpys on one row.
+ *
+ * Every dot product keeps eight partial sums s0..s7 (s_l takes the features
+ * j = l mod 8 of the first 8 * floor(d / 8), s0 also the tail) and combines
+ * them as ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)).  Three
+ * implementations follow that one order, so they give the same bits:
+ *
+ *   - scalar C (any compiler; also with -DSKGD_NO_SIMD);
+ *   - SSE2, the x86-64 baseline: the sums in four registers of two lanes;
+ *   - AVX, chosen at run time when the CPU has it (GCC and clang on x86):
+ *     the sums in two registers of four lanes, float32 values widened four
+ *     at a time.  Multiplications and additions stay separate (no FMA,
+ *     which would round once instead of twice), so a model does not depend
+ *     on the machine that fitted it (-DSKGD_NO_AVX leaves it out).
+ *
+ * GCC neither packs the scalar partial sums into vector registers by itself
+ * nor widens float32 values more than one at a time; hence the intrinsics.
+ * The AVX functions cannot be inlined into baseline code, so they are only
+ * called for rows of at least SKGD_AVX_MIN_FEATURES values, where the call
+ * costs little next to the loop.
+ */
+#ifndef SKGD_SIMD_H
+#define SKGD_SIMD_H
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if (defined(__SSE2__) || defined(_M_X64)) && !defined(SKGD_NO_SIMD)
+#include <emmintrin.h>
+#define SKGD_HAVE_SSE2 1
+#endif
+
+#if defined(SKGD_HAVE_SSE2) && (defined(__GNUC__) || defined(__clang__)) \
+    && (defined(__x86_64__) || defined(__i386__)) && !defined(SKGD_NO_AVX)
+#include <immintrin.h>
+#define SKGD_HAVE_AVX_DISPATCH 1
+#define SKGD_AVX_MIN_FEATURES 32
+#define SKGD_TARGET_AVX __attribute__((target("avx")))
+#endif
+
+static inline double skgd_combine8(const double *s)
+{
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
+/* ---- AVX (run-time dispatch) ------------------------------------------- */
+
+#ifdef SKGD_HAVE_AVX_DISPATCH
+
+/* 1 if the CPU and OS run AVX, 0 if not or if the environment variable
+   SKGD_DISABLE_AVX is set to a non-empty value other than "0" (read once per
+   process, on the first long row; the tests use it to check that both paths
+   give the same bits); -1 not decided yet (a benign race: every thread
+   stores the same answer). */
+static int skgd_avx_state = -1;
+
+static inline int skgd_use_avx(Py_ssize_t d)
+{
+    if (d < SKGD_AVX_MIN_FEATURES) {
+        return 0;
+    }
+    if (skgd_avx_state < 0) {
+        const char *off = getenv("SKGD_DISABLE_AVX");
+        __builtin_cpu_init();
+        skgd_avx_state = (off != NULL && off[0] != '\0' && strcmp(off, "0") != 0)
+                             ? 0
+                             : (__builtin_cpu_supports("avx") ? 1 : 0);
+    }
+    return skgd_avx_state;
+}
+
+#define SKGD_AVX_LOAD4_D(p) _mm256_loadu_pd(p)
+#define SKGD_AVX_LOAD4_F(p) _mm256_cvtps_pd(_mm_loadu_ps(p))
+
+/* lanes (s0, s1, s2, s3) and (s4, s5, s6, s7) */
+#define SKGD_AVX_DOT(LOAD4)                                                  \
+    double s[8];                                                             \
+    Py_ssize_t j = 0;                                                        \
+    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();              \
+    for (; j + 8 <= d; j += 8) {                                             \
+        lo = _mm256_add_pd(lo, _mm256_mul_pd(LOAD4(x + j), _mm256_loadu_pd(w + j))); \
+        hi = _mm256_add_pd(hi, _mm256_mul_pd(LOAD4(x + j + 4),               \
+                                             _mm256_loadu_pd(w + j + 4)));   \
+    }                                                                        \
+    _mm256_storeu_pd(s, lo);                                                 \
+    _mm256_storeu_pd(s + 4, hi);                                             \
+    for (; j < d; j++) s[0] += (double)x[j] * w[j];                          \
+    return skgd_combine8(s);
+
+SKGD_TARGET_AVX static double
+skgd_dot_d_avx(const double *x, const double *w, Py_ssize_t d)
+{
+    SKGD_AVX_DOT(SKGD_AVX_LOAD4_D)
+}
+
+SKGD_TARGET_AVX static double
+skgd_dot_f_avx(const float *x, const double *w, Py_ssize_t d)
+{
+    SKGD_AVX_DOT(SKGD_AVX_LOAD4_F)
+}
+
+#define SKGD_AVX_DOT2(LOAD4)                                                 \
+    double s[8], t[8];                                                       \
+    Py_ssize_t j = 0;                                                        \
+    __m256d slo = _mm256_setzero_pd(), shi = _mm256_setzero_pd();            \
+    __m256d tlo = _mm256_setzero_pd(), thi = _mm256_setzero_pd();            \
+    for (; j + 8 <= d; j += 8) {                                             \
+        __m256d xlo = LOAD4(x + j), xhi = LOAD4(x + j + 4);                  \
+        slo = _mm256_add_pd(slo, _mm256_mul_pd(xlo, _mm256_loadu_pd(w + j))); \
+        shi = _mm256_add_pd(shi, _mm256_mul_pd(xhi, _mm256_loadu_pd(w + j + 4))); \
+        tlo = _mm256_add_pd(tlo, _mm256_mul_pd(xlo, _mm256_loadu_pd(v + j))); \
+        thi = _mm256_add_pd(thi, _mm256_mul_pd(xhi, _mm256_loadu_pd(v + j + 4))); \
+    }                                                                        \
+    _mm256_storeu_pd(s, slo);                                                \
+    _mm256_storeu_pd(s + 4, shi);                                            \
+    _mm256_storeu_pd(t, tlo);                                                \
+    _mm256_storeu_pd(t + 4, thi);                                            \
+    for (; j < d; j++) {                                                     \
+        s[0] += (double)x[j] * w[j];                                         \
+        t[0] += (double)x[j] * v[j];                                         \
+    }                                                                        \
+    *out_w = skgd_combine8(s);                                               \
+    *out_v = skgd_combine8(t);
+
+SKGD_TARGET_AVX static void
+skgd_dot2_d_avx(const double *x, const double *w, const double *v, Py_ssize_t d,
+                double *out_w, double *out_v)
+{
+    SKGD_AVX_DOT2(SKGD_AVX_LOAD4_D)
+}
+
+SKGD_TARGET_AVX static void
+skgd_dot2_f_avx(const float *x, const double *w, const double *v, Py_ssize_t d,
+                double *out_w, double *out_v)
+{
+    SKGD_AVX_DOT2(SKGD_AVX_LOAD4_F)
+}
+
+#define SKGD_AVX_AXPY(LOAD4)                                                 \
+    Py_ssize_t j = 0;                                                        \
+    __m256d va = _mm256_set1_pd(a);                                          \
+    for (; j + 4 <= d; j += 4)                                               \
+        _mm256_storeu_pd(w + j, _mm256_add_pd(_mm256_loadu_pd(w + j),        \
+                                              _mm256_mul_pd(va, LOAD4(x + j)))); \
+    for (; j < d; j++) w[j] += a * (double)x[j];
+
+SKGD_TARGET_AVX static void
+skgd_axpy_d_avx(double a, const double *x, double *w, Py_ssize_t d)
+{
+    SKGD_AVX_AXPY(SKGD_AVX_LOAD4_D)
+}
+
+SKGD_TARGET_AVX static void
+skgd_axpy_f_avx(double a, const float *x, double *w, Py_ssize_t d)
+{
+    SKGD_AVX_AXPY(SKGD_AVX_LOAD4_F)
+}
+
+#define SKGD_DISPATCH_AVX(call) if (skgd_use_avx(d)) { call; }
+#else
+#define SKGD_DISPATCH_AVX(call)
+#endif  /* SKGD_HAVE_AVX_DISPATCH */
+
+/* ---- SSE2 and scalar --------------------------------------------------- */
+
+#ifdef SKGD_HAVE_SSE2
+#define SKGD_LOAD8_D(p, out)                                                 \
+    do {                                                                     \
+        (out)[0] = _mm_loadu_pd(p);                                          \
+        (out)[1] = _mm_loadu_pd((p) + 2);                                    \
+        (out)[2] = _mm_loadu_pd((p) + 4);                                    \
+        (out)[3] = _mm_loadu_pd((p) + 6);                                    \
+    } while (0)
+#define SKGD_LOAD8_F(p, out)                                                 \
+    do {                                                                     \
+        __m128 lo_ = _mm_loadu_ps(p), hi_ = _mm_loadu_ps((p) + 4);           \
+        (out)[0] = _mm_cvtps_pd(lo_);                                        \
+        (out)[1] = _mm_cvtps_pd(_mm_movehl_ps(lo_, lo_));                    \
+        (out)[2] = _mm_cvtps_pd(hi_);                                        \
+        (out)[3] = _mm_cvtps_pd(_mm_movehl_ps(hi_, hi_));                    \
+    } while (0)
+
+/* lanes (s0, s1), (s2, s3), (s4, s5), (s6, s7) */
+#define SKGD_DOT_MAIN(LOAD8)                                                 \
+    {                                                                        \
+        __m128d a[4], xx[4];                                                 \
+        int l;                                                               \
+        for (l = 0; l < 4; l++) a[l] = _mm_setzero_pd();                     \
+        for (; j + 8 <= d; j += 8) {                                         \
+            LOAD8(x + j, xx);                                                \
+            for (l = 0; l < 4; l++)                                          \
+                a[l] = _mm_add_pd(a[l], _mm_mul_pd(xx[l], _mm_loadu_pd(w + j + 2 * l))); \
+        }                                                                    \
+        for (l = 0; l < 4; l++) _mm_storeu_pd(s + 2 * l, a[l]);             \
+    }
+#define SKGD_DOT2_MAIN(LOAD8)                                                \
+    {                                                                        \
+        __m128d a[4], c[4], xx[4];                                           \
+        int l;                                                               \
+        for (l = 0; l < 4; l++) a[l] = c[l] = _mm_setzero_pd();              \
+        for (; j + 8 <= d; j += 8) {                                         \
+            LOAD8(x + j, xx);                                                \
+            for (l = 0; l < 4; l++) {                                        \
+                a[l] = _mm_add_pd(a[l], _mm_mul_pd(xx[l], _mm_loadu_pd(w + j + 2 * l))); \
+                c[l] = _mm_add_pd(c[l], _mm_mul_pd(xx[l], _mm_loadu_pd(v + j + 2 * l))); \
+            }                                                                \
+        }                                                                    \
+        for (l = 0; l < 4; l++) {                                            \
+            _mm_storeu_pd(s + 2 * l, a[l]);                                  \
+            _mm_storeu_pd(t + 2 * l, c[l]);                                  \
+        }                                                                    \
+    }
+#else
+#define SKGD_DOT_MAIN(LOAD8)                                                 \
+    for (; j + 8 <= d; j += 8) {                                             \
+        int l;                                                               \
+        for (l = 0; l < 8; l++) s[l] += (double)x[j + l] * w[j + l];         \
+    }
+#define SKGD_DOT2_MAIN(LOAD8)                                                \
+    for (; j + 8 <= d; j += 8) {                                             \
+        int l;                                                               \
+        for (l = 0; l < 8; l++) {                                            \
+            s[l] += (double)x[j + l] * w[j + l];                             \
+            t[l] += (double)x[j + l] * v[j + l];                             \
+        }                                                                    \
+    }
+#endif
+
+#define SKGD_DOT(LOAD8)                                                      \
+    double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                  \
+    Py_ssize_t j = 0;                                                        \
+    SKGD_DOT_MAIN(LOAD8)                                                     \
+    for (; j < d; j++) s[0] += (double)x[j] * w[j];                          \
+    return skgd_combine8(s);
+
+#define SKGD_DOT2(LOAD8)                                                     \
+    double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                  \
+    double t[8] = {0, 0, 0, 0, 0, 0, 0, 0};                                  \
+    Py_ssize_t j = 0;                                                        \
+    SKGD_DOT2_MAIN(LOAD8)                                                    \
+    for (; j < d; j++) {                                                     \
+        s[0] += (double)x[j] * w[j];                                         \
+        t[0] += (double)x[j] * v[j];                                         \
+    }                                                                        \
+    *out_w = skgd_combine8(s);                                               \
+    *out_v = skgd_combine8(t);
+
+/* x . w */
+static inline double skgd_dot_d(const double *x, const double *w, Py_ssize_t d)
+{
+    SKGD_DISPATCH_AVX(return skgd_dot_d_avx(x, w, d))
+    SKGD_DOT(SKGD_LOAD8_D)
+}
+
+static inline double skgd_dot_f(const float *x, const double *w, Py_ssize_t d)
+{
+    SKGD_DISPATCH_AVX(return skgd_dot_f_avx(x, w, d))
+    SKGD_DOT(SKGD_LOAD8_F)
+}
+
+/* x . w and x . v in one pass over x, each with the bits of skgd_dot_* */
+static inline void skgd_dot2_d(const double *x, const double *w, const double *v,
+                               Py_ssize_t d, double *out_w, double *out_v)
+{
+    SKGD_DISPATCH_AVX(skgd_dot2_d_avx(x, w, v, d, out_w, out_v); return)
+    SKGD_DOT2(SKGD_LOAD8_D)
+}
+
+static inline void skgd_dot2_f(const float *x, const double *w, const double *v,
+                               Py_ssize_t d, double *out_w, double *out_v)
+{
+    SKGD_DISPATCH_AVX(skgd_dot2_f_avx(x, w, v, d, out_w, out_v); return)
+    SKGD_DOT2(SKGD_LOAD8_F)
+}
+
+/* w += a x */
+static inline void skgd_axpy_d(double a, const double *x, double *w, Py_ssize_t d)
+{
+    Py_ssize_t j = 0;
+    SKGD_DISPATCH_AVX(skgd_axpy_d_avx(a, x, w, d); return)
+#ifdef SKGD_HAVE_SSE2
+    {
+        __m128d va = _mm_set1_pd(a);
+        for (; j + 2 <= d; j += 2)
+            _mm_storeu_pd(w + j, _mm_add_pd(_mm_loadu_pd(w + j),
+                                            _mm_mul_pd(va, _mm_loadu_pd(x + j))));
+    }
+#endif
+    for (; j < d; j++) w[j] += a * x[j];
+}
+
+static inline void skgd_axpy_f(double a, const float *x, double *w, Py_ssize_t d)
+{
+    Py_ssize_t j = 0;
+    SKGD_DISPATCH_AVX(skgd_axpy_f_avx(a, x, w, d); return)
+#ifdef SKGD_HAVE_SSE2
+    {
+        __m128d va = _mm_set1_pd(a);
+        for (; j + 4 <= d; j += 4) {
+            __m128 v = _mm_loadu_ps(x + j);
+            _mm_storeu_pd(w + j, _mm_add_pd(_mm_loadu_pd(w + j),
+                                            _mm_mul_pd(va, _mm_cvtps_pd(v))));
+            _mm_storeu_pd(w + j + 2, _mm_add_pd(_mm_loadu_pd(w + j + 2),
+                                                _mm_mul_pd(va, _mm_cvtps_pd(
+                                                    _mm_movehl_ps(v, v)))));
+        }
+    }
+#endif
+    for (; j < d; j++) w[j] += a * (double)x[j];
+}
+
+#endif  /* SKGD_SIMD_H */
