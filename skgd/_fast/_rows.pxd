@@ -87,6 +87,10 @@ cdef extern from "_simd.h":
                      double* out_w, double* out_v) noexcept nogil
     void skgd_axpy_d(double a, const double* x, double* w, Py_ssize_t d) noexcept nogil
     void skgd_axpy_f(double a, const float* x, double* w, Py_ssize_t d) noexcept nogil
+    void skgd_axpy_centered_d(double a, const double* x, const double* m, double* w,
+                              Py_ssize_t d) noexcept nogil
+    void skgd_axpy_centered_f(double a, const float* x, const double* m, double* w,
+                              Py_ssize_t d) noexcept nogil
 
 
 # Rows visited this many samples ahead are prefetched: far enough to hide
@@ -143,6 +147,15 @@ cdef inline void axpy_dense(double a, const floating* x, double* w,
         skgd_axpy_f(a, x, w, d)
     else:
         skgd_axpy_d(a, x, w, d)
+
+
+cdef inline void axpy_centered_dense(double a, const floating* x, const double* m,
+                                     double* w, Py_ssize_t d) noexcept nogil:
+    """``w += a * (x - m)``, element by element."""
+    if floating is float:
+        skgd_axpy_centered_f(a, x, m, w, d)
+    else:
+        skgd_axpy_centered_d(a, x, m, w, d)
 
 
 cdef inline void axpy_csr(double a, const floating* values, const index_t* cols,

@@ -157,6 +157,30 @@ skgd_axpy_f_avx(double a, const float *x, double *w, Py_ssize_t d)
     SKGD_AVX_AXPY(SKGD_AVX_LOAD4_F)
 }
 
+/* w += a (x - m): element by element, as in the scalar code */
+#define SKGD_AVX_AXPY_CENTERED(LOAD4)                                        \
+    Py_ssize_t j = 0;                                                        \
+    __m256d va = _mm256_set1_pd(a);                                          \
+    for (; j + 4 <= d; j += 4)                                               \
+        _mm256_storeu_pd(w + j, _mm256_add_pd(                               \
+            _mm256_loadu_pd(w + j),                                          \
+            _mm256_mul_pd(va, _mm256_sub_pd(LOAD4(x + j), _mm256_loadu_pd(m + j))))); \
+    for (; j < d; j++) w[j] += a * ((double)x[j] - m[j]);
+
+SKGD_TARGET_AVX static void
+skgd_axpy_centered_d_avx(double a, const double *x, const double *m, double *w,
+                         Py_ssize_t d)
+{
+    SKGD_AVX_AXPY_CENTERED(SKGD_AVX_LOAD4_D)
+}
+
+SKGD_TARGET_AVX static void
+skgd_axpy_centered_f_avx(double a, const float *x, const double *m, double *w,
+                         Py_ssize_t d)
+{
+    SKGD_AVX_AXPY_CENTERED(SKGD_AVX_LOAD4_F)
+}
+
 #define SKGD_DISPATCH_AVX(call) if (skgd_use_avx(d)) { call; }
 #else
 #define SKGD_DISPATCH_AVX(call)
@@ -308,6 +332,47 @@ static inline void skgd_axpy_f(double a, const float *x, double *w, Py_ssize_t d
     }
 #endif
     for (; j < d; j++) w[j] += a * (double)x[j];
+}
+
+/* w += a (x - m), the gradient of a row on centred features */
+static inline void skgd_axpy_centered_d(double a, const double *x, const double *m,
+                                        double *w, Py_ssize_t d)
+{
+    Py_ssize_t j = 0;
+    SKGD_DISPATCH_AVX(skgd_axpy_centered_d_avx(a, x, m, w, d); return)
+#ifdef SKGD_HAVE_SSE2
+    {
+        __m128d va = _mm_set1_pd(a);
+        for (; j + 2 <= d; j += 2)
+            _mm_storeu_pd(w + j, _mm_add_pd(
+                _mm_loadu_pd(w + j),
+                _mm_mul_pd(va, _mm_sub_pd(_mm_loadu_pd(x + j), _mm_loadu_pd(m + j)))));
+    }
+#endif
+    for (; j < d; j++) w[j] += a * (x[j] - m[j]);
+}
+
+static inline void skgd_axpy_centered_f(double a, const float *x, const double *m,
+                                        double *w, Py_ssize_t d)
+{
+    Py_ssize_t j = 0;
+    SKGD_DISPATCH_AVX(skgd_axpy_centered_f_avx(a, x, m, w, d); return)
+#ifdef SKGD_HAVE_SSE2
+    {
+        __m128d va = _mm_set1_pd(a);
+        for (; j + 4 <= d; j += 4) {
+            __m128 v = _mm_loadu_ps(x + j);
+            _mm_storeu_pd(w + j, _mm_add_pd(
+                _mm_loadu_pd(w + j),
+                _mm_mul_pd(va, _mm_sub_pd(_mm_cvtps_pd(v), _mm_loadu_pd(m + j)))));
+            _mm_storeu_pd(w + j + 2, _mm_add_pd(
+                _mm_loadu_pd(w + j + 2),
+                _mm_mul_pd(va, _mm_sub_pd(_mm_cvtps_pd(_mm_movehl_ps(v, v)),
+                                          _mm_loadu_pd(m + j + 2)))));
+        }
+    }
+#endif
+    for (; j < d; j++) w[j] += a * ((double)x[j] - m[j]);
 }
 
 #endif  /* SKGD_SIMD_H */

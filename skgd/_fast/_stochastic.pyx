@@ -64,9 +64,9 @@ from libc.math cimport copysign, fabs, pow
 
 from skgd._fast._loss cimport row_loss_grad
 from skgd._fast._rows cimport (PREFETCH_DISTANCE, PREFETCH_EARLY_DISTANCE,
-                               axpy_csr, axpy_dense, dot_csr, dot_dense,
-                               floating, index_t, prefetch, prefetch_span,
-                               prefetch_span_early)
+                               axpy_centered_dense, axpy_csr, axpy_dense,
+                               dot_csr, dot_dense, floating, index_t, prefetch,
+                               prefetch_span, prefetch_span_early)
 
 cdef enum:
     CONSTANT = 0
@@ -643,8 +643,7 @@ cdef void epoch_dense_general(const floating* X, Py_ssize_t d, const double* Y,
                     continue
                 acc = ws.acc + k * d
                 if cfg.preconditioned:
-                    for j in range(d):
-                        acc[j] += c * (x[j] - center[j])
+                    axpy_centered_dense(c, x, center, acc, d)
                 else:
                     axpy_dense(c, x, acc, d)
                 ws.acc_b[k] += c * (1.0 - center_dot)
