@@ -193,13 +193,14 @@ PRECONDITIONED_CASES = [
 @pytest.mark.parametrize("case", PRECONDITIONED_CASES,
                          ids=[str(c) for c in PRECONDITIONED_CASES])
 @pytest.mark.parametrize("weights", ["varied", "equal"])
-def test_preconditioned_epoch_equals_reference(case, weights):
+@pytest.mark.parametrize("d", [7, 45])
+def test_preconditioned_epoch_equals_reference(case, weights, d):
     case = dict(case)
     fit_intercept = case.pop("fit_intercept", True)
-    X, Y, sw, W, b = make_problem("squared_error", K=2, n=31)
+    X, Y, sw, W, b = make_problem("squared_error", K=2, n=31, d=d)
     if weights == "equal":
         sw = np.full_like(sw, 0.7)
-    X = X * [1, 10, 0.1, 3, 1, 100, 1] + 5
+    X = X * np.resize([1, 10, 0.1, 3, 1, 100, 1], d) + 5
     rng = np.random.RandomState(3)
     step_scale = rng.uniform(0.01, 2.0, size=X.shape[1])
     center = X.mean(axis=0) if fit_intercept else np.zeros(X.shape[1])

@@ -91,6 +91,12 @@ cdef extern from "_simd.h":
                               Py_ssize_t d) noexcept nogil
     void skgd_axpy_centered_f(double a, const float* x, const double* m, double* w,
                               Py_ssize_t d) noexcept nogil
+    double skgd_step_shrink_d(double c, const double* x, const double* m,
+                              const double* eta, const double* inv_shrink, double* w,
+                              Py_ssize_t d) noexcept nogil
+    double skgd_step_shrink_f(double c, const float* x, const double* m,
+                              const double* eta, const double* inv_shrink, double* w,
+                              Py_ssize_t d) noexcept nogil
 
 
 # Rows visited this many samples ahead are prefetched: far enough to hide
@@ -156,6 +162,17 @@ cdef inline void axpy_centered_dense(double a, const floating* x, const double* 
         skgd_axpy_centered_f(a, x, m, w, d)
     else:
         skgd_axpy_centered_d(a, x, m, w, d)
+
+
+cdef inline double step_shrink_dense(double c, const floating* x, const double* m,
+                                     const double* eta, const double* inv_shrink,
+                                     double* w, Py_ssize_t d) noexcept nogil:
+    """``w_j <- (w_j - eta_j c (x_j - m_j)) inv_shrink_j``; returns the sum of
+    ``(new_j - stepped_j) m_j`` over features (four partial sums)."""
+    if floating is float:
+        return skgd_step_shrink_f(c, x, m, eta, inv_shrink, w, d)
+    else:
+        return skgd_step_shrink_d(c, x, m, eta, inv_shrink, w, d)
 
 
 cdef inline void axpy_csr(double a, const floating* values, const index_t* cols,

@@ -44,6 +44,16 @@ static inline double skgd_combine8(const double *s)
     return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
+/* the features after the last whole group of four go to h0 */
+#define SKGD_STEP_SHRINK_TAIL                                                \
+    for (; j < d; j++) {                                                     \
+        double stepped_ = w[j] - eta[j] * (c * ((double)x[j] - m[j]));       \
+        double shrunk_ = stepped_ * inv_shrink[j];                           \
+        h[0] += (shrunk_ - stepped_) * m[j];                                 \
+        w[j] = shrunk_;                                                      \
+    }                                                                        \
+    return (h[0] + h[1]) + (h[2] + h[3]);
+
 /* ---- AVX (run-time dispatch) ------------------------------------------- */
 
 #ifdef SKGD_HAVE_AVX_DISPATCH
@@ -179,6 +189,39 @@ skgd_axpy_centered_f_avx(double a, const float *x, const double *m, double *w,
                          Py_ssize_t d)
 {
     SKGD_AVX_AXPY_CENTERED(SKGD_AVX_LOAD4_F)
+}
+
+/* The preconditioned, penalised step of one row (see skgd_step_shrink_*):
+   the shift sums h0..h3 are the four lanes of one register. */
+#define SKGD_AVX_STEP_SHRINK(LOAD4)                                          \
+    double h[4];                                                             \
+    Py_ssize_t j = 0;                                                        \
+    __m256d vc = _mm256_set1_pd(c), acc = _mm256_setzero_pd();               \
+    for (; j + 4 <= d; j += 4) {                                             \
+        __m256d mj = _mm256_loadu_pd(m + j);                                 \
+        __m256d stepped = _mm256_sub_pd(                                     \
+            _mm256_loadu_pd(w + j),                                          \
+            _mm256_mul_pd(_mm256_loadu_pd(eta + j),                          \
+                          _mm256_mul_pd(vc, _mm256_sub_pd(LOAD4(x + j), mj)))); \
+        __m256d shrunk = _mm256_mul_pd(stepped, _mm256_loadu_pd(inv_shrink + j)); \
+        acc = _mm256_add_pd(acc, _mm256_mul_pd(_mm256_sub_pd(shrunk, stepped), mj)); \
+        _mm256_storeu_pd(w + j, shrunk);                                     \
+    }                                                                        \
+    _mm256_storeu_pd(h, acc);                                                \
+    SKGD_STEP_SHRINK_TAIL
+
+SKGD_TARGET_AVX static double
+skgd_step_shrink_d_avx(double c, const double *x, const double *m, const double *eta,
+                       const double *inv_shrink, double *w, Py_ssize_t d)
+{
+    SKGD_AVX_STEP_SHRINK(SKGD_AVX_LOAD4_D)
+}
+
+SKGD_TARGET_AVX static double
+skgd_step_shrink_f_avx(double c, const float *x, const double *m, const double *eta,
+                       const double *inv_shrink, double *w, Py_ssize_t d)
+{
+    SKGD_AVX_STEP_SHRINK(SKGD_AVX_LOAD4_F)
 }
 
 #define SKGD_DISPATCH_AVX(call) if (skgd_use_avx(d)) { call; }
@@ -373,6 +416,88 @@ static inline void skgd_axpy_centered_f(double a, const float *x, const double *
     }
 #endif
     for (; j < d; j++) w[j] += a * ((double)x[j] - m[j]);
+}
+
+/* The step of one row in preconditioned SGD with an L2 penalty:
+       stepped_j = w_j - eta_j c (x_j - m_j),  w_j <- stepped_j inv_shrink_j,
+   returning sum_j (w_j - stepped_j) m_j, the intercept's shift, kept as four
+   partial sums h0..h3 (feature j goes to h_{j mod 4}, the tail to h0) and
+   combined as (h0 + h1) + (h2 + h3). */
+#ifdef SKGD_HAVE_SSE2
+#define SKGD_STEP_SHRINK_PAIR(XV, OFF, ACC)                                  \
+    do {                                                                     \
+        __m128d mj_ = _mm_loadu_pd(m + j + (OFF));                           \
+        __m128d st_ = _mm_sub_pd(                                            \
+            _mm_loadu_pd(w + j + (OFF)),                                     \
+            _mm_mul_pd(_mm_loadu_pd(eta + j + (OFF)),                        \
+                       _mm_mul_pd(vc, _mm_sub_pd((XV), mj_))));              \
+        __m128d sh_ = _mm_mul_pd(st_, _mm_loadu_pd(inv_shrink + j + (OFF))); \
+        ACC = _mm_add_pd(ACC, _mm_mul_pd(_mm_sub_pd(sh_, st_), mj_));        \
+        _mm_storeu_pd(w + j + (OFF), sh_);                                   \
+    } while (0)
+#endif
+
+static inline double skgd_step_shrink_d(double c, const double *x, const double *m,
+                                        const double *eta, const double *inv_shrink,
+                                        double *w, Py_ssize_t d)
+{
+    double h[4] = {0, 0, 0, 0};
+    Py_ssize_t j = 0;
+    SKGD_DISPATCH_AVX(return skgd_step_shrink_d_avx(c, x, m, eta, inv_shrink, w, d))
+#ifdef SKGD_HAVE_SSE2
+    {
+        __m128d vc = _mm_set1_pd(c), lo = _mm_setzero_pd(), hi = _mm_setzero_pd();
+        for (; j + 4 <= d; j += 4) {
+            SKGD_STEP_SHRINK_PAIR(_mm_loadu_pd(x + j), 0, lo);
+            SKGD_STEP_SHRINK_PAIR(_mm_loadu_pd(x + j + 2), 2, hi);
+        }
+        _mm_storeu_pd(h, lo);
+        _mm_storeu_pd(h + 2, hi);
+    }
+#else
+    for (; j + 4 <= d; j += 4) {
+        int l;
+        for (l = 0; l < 4; l++) {
+            double stepped = w[j + l] - eta[j + l] * (c * (x[j + l] - m[j + l]));
+            double shrunk = stepped * inv_shrink[j + l];
+            h[l] += (shrunk - stepped) * m[j + l];
+            w[j + l] = shrunk;
+        }
+    }
+#endif
+    SKGD_STEP_SHRINK_TAIL
+}
+
+static inline double skgd_step_shrink_f(double c, const float *x, const double *m,
+                                        const double *eta, const double *inv_shrink,
+                                        double *w, Py_ssize_t d)
+{
+    double h[4] = {0, 0, 0, 0};
+    Py_ssize_t j = 0;
+    SKGD_DISPATCH_AVX(return skgd_step_shrink_f_avx(c, x, m, eta, inv_shrink, w, d))
+#ifdef SKGD_HAVE_SSE2
+    {
+        __m128d vc = _mm_set1_pd(c), lo = _mm_setzero_pd(), hi = _mm_setzero_pd();
+        for (; j + 4 <= d; j += 4) {
+            __m128 v = _mm_loadu_ps(x + j);
+            SKGD_STEP_SHRINK_PAIR(_mm_cvtps_pd(v), 0, lo);
+            SKGD_STEP_SHRINK_PAIR(_mm_cvtps_pd(_mm_movehl_ps(v, v)), 2, hi);
+        }
+        _mm_storeu_pd(h, lo);
+        _mm_storeu_pd(h + 2, hi);
+    }
+#else
+    for (; j + 4 <= d; j += 4) {
+        int l;
+        for (l = 0; l < 4; l++) {
+            double stepped = w[j + l] - eta[j + l] * (c * ((double)x[j + l] - m[j + l]));
+            double shrunk = stepped * inv_shrink[j + l];
+            h[l] += (shrunk - stepped) * m[j + l];
+            w[j + l] = shrunk;
+        }
+    }
+#endif
+    SKGD_STEP_SHRINK_TAIL
 }
 
 #endif  /* SKGD_SIMD_H */

@@ -66,7 +66,8 @@ from skgd._fast._loss cimport row_loss_grad
 from skgd._fast._rows cimport (PREFETCH_DISTANCE, PREFETCH_EARLY_DISTANCE,
                                axpy_centered_dense, axpy_csr, axpy_dense,
                                dot_csr, dot_dense, floating, index_t, prefetch,
-                               prefetch_span, prefetch_span_early)
+                               prefetch_span, prefetch_span_early,
+                               step_shrink_dense)
 
 cdef enum:
     CONSTANT = 0
@@ -394,8 +395,8 @@ cdef void sgd_dense_preconditioned(const floating* X, Py_ssize_t d,
     traffic).  An L1 part is the cumulative penalty of ``apply_step`` with
     per-feature budgets ``u_j``.  The intercept takes the step of the centred problem and the
     shift ``sum_j (new_j - stepped_j) center_j`` that keeps it fixed under
-    the penalty; that sum keeps four partial sums, so that it does not
-    serialise the loop on one chain of additions.
+    the penalty; that sum keeps four partial sums (``step_shrink_dense``),
+    so that it does not serialise the loop on one chain of additions.
     """
     cdef Py_ssize_t r, i, k, j
     cdef int loss = cfg.loss
@@ -416,7 +417,7 @@ cdef void sgd_dense_preconditioned(const floating* X, Py_ssize_t d,
     cdef double* scaled_center = ws.scaled_center
     cdef double s = sample_weight[0], scale = s * weight_scale
     cdef double c, stepped, new, down, up, center_dot = 0.0
-    cdef double h0, h1, h2, h3, shift
+    cdef double shift
     cdef long long t = cnt.t
     cdef double loss_sum = 0.0, weight_sum = 0.0
     cdef const floating* x
@@ -466,34 +467,9 @@ cdef void sgd_dense_preconditioned(const floating* X, Py_ssize_t d,
                 if not centred:
                     shift = 0.0
             elif penalised:
-                h0 = h1 = h2 = h3 = 0.0
-                j = 0
-                while j + 4 <= d:
-                    stepped = w[j] - eta_j[j] * (c * (x[j] - center[j]))
-                    new = stepped * inv_shrink[j]
-                    h0 += (new - stepped) * center[j]
-                    w[j] = new
-                    stepped = w[j + 1] - eta_j[j + 1] * (c * (x[j + 1] - center[j + 1]))
-                    new = stepped * inv_shrink[j + 1]
-                    h1 += (new - stepped) * center[j + 1]
-                    w[j + 1] = new
-                    stepped = w[j + 2] - eta_j[j + 2] * (c * (x[j + 2] - center[j + 2]))
-                    new = stepped * inv_shrink[j + 2]
-                    h2 += (new - stepped) * center[j + 2]
-                    w[j + 2] = new
-                    stepped = w[j + 3] - eta_j[j + 3] * (c * (x[j + 3] - center[j + 3]))
-                    new = stepped * inv_shrink[j + 3]
-                    h3 += (new - stepped) * center[j + 3]
-                    w[j + 3] = new
-                    j += 4
-                while j < d:
-                    stepped = w[j] - eta_j[j] * (c * (x[j] - center[j]))
-                    new = stepped * inv_shrink[j]
-                    h0 += (new - stepped) * center[j]
-                    w[j] = new
-                    j += 1
-                if centred:
-                    shift = (h0 + h1) + (h2 + h3)
+                shift = step_shrink_dense(c, x, center, eta_j, inv_shrink, w, d)
+                if not centred:
+                    shift = 0.0
             elif c != 0.0:
                 for j in range(d):
                     w[j] = w[j] - eta_j[j] * (c * (x[j] - center[j]))
