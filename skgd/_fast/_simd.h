@@ -423,6 +423,16 @@ static inline void skgd_axpy_centered_f(double a, const float *x, const double *
    returning sum_j (w_j - stepped_j) m_j, the intercept's shift, kept as four
    partial sums h0..h3 (feature j goes to h_{j mod 4}, the tail to h0) and
    combined as (h0 + h1) + (h2 + h3). */
+#define SKGD_STEP_SHRINK_SCALAR                                              \
+    for (; j + 4 <= d; j += 4) {                                             \
+        int l;                                                               \
+        for (l = 0; l < 4; l++) {                                            \
+            double stepped = w[j + l] - eta[j + l] * (c * ((double)x[j + l] - m[j + l])); \
+            double shrunk = stepped * inv_shrink[j + l];                     \
+            h[l] += (shrunk - stepped) * m[j + l];                           \
+            w[j + l] = shrunk;                                               \
+        }                                                                    \
+    }
 #ifdef SKGD_HAVE_SSE2
 #define SKGD_STEP_SHRINK_PAIR(XV, OFF, ACC)                                  \
     do {                                                                     \
@@ -455,15 +465,7 @@ static inline double skgd_step_shrink_d(double c, const double *x, const double 
         _mm_storeu_pd(h + 2, hi);
     }
 #else
-    for (; j + 4 <= d; j += 4) {
-        int l;
-        for (l = 0; l < 4; l++) {
-            double stepped = w[j + l] - eta[j + l] * (c * (x[j + l] - m[j + l]));
-            double shrunk = stepped * inv_shrink[j + l];
-            h[l] += (shrunk - stepped) * m[j + l];
-            w[j + l] = shrunk;
-        }
-    }
+    SKGD_STEP_SHRINK_SCALAR
 #endif
     SKGD_STEP_SHRINK_TAIL
 }
@@ -487,15 +489,7 @@ static inline double skgd_step_shrink_f(double c, const float *x, const double *
         _mm_storeu_pd(h + 2, hi);
     }
 #else
-    for (; j + 4 <= d; j += 4) {
-        int l;
-        for (l = 0; l < 4; l++) {
-            double stepped = w[j + l] - eta[j + l] * (c * ((double)x[j + l] - m[j + l]));
-            double shrunk = stepped * inv_shrink[j + l];
-            h[l] += (shrunk - stepped) * m[j + l];
-            w[j + l] = shrunk;
-        }
-    }
+    SKGD_STEP_SHRINK_SCALAR
 #endif
     SKGD_STEP_SHRINK_TAIL
 }
