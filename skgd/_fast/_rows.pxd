@@ -32,40 +32,31 @@ cdef extern from *:
        prefetches is "const" and delete the calls to it as dead code. */
     #if defined(__GNUC__) || defined(__clang__)
     #define SKGD_PREFETCH(p) __builtin_prefetch((const void *)(p), 0, 3)
+    #define SKGD_PREFETCH_EARLY(p) __builtin_prefetch((const void *)(p), 0, 0)
     #define SKGD_KEEP() __asm__ __volatile__("")
     #else
     #define SKGD_PREFETCH(p) ((void)(p))
+    #define SKGD_PREFETCH_EARLY(p) ((void)(p))
     #define SKGD_KEEP() ((void)0)
     #endif
-    #if defined(__GNUC__) || defined(__clang__)
-    #define SKGD_PREFETCH_EARLY(p) __builtin_prefetch((const void *)(p), 0, 0)
-    #else
-    #define SKGD_PREFETCH_EARLY(p) ((void)(p))
-    #endif
-    static inline void skgd_prefetch_span(const void *start, Py_ssize_t nbytes)
-    {
-        const char *p = (const char *)start;
-        Py_ssize_t off;
-        for (off = 0; off < nbytes; off += 64) {
-            SKGD_PREFETCH(p + off);
+    /* Prefetch every cache line of a span (and its last byte) with the
+       prefetch macro PF: one function per locality hint, which must be a
+       compile-time constant. */
+    #define SKGD_DEFINE_PREFETCH_SPAN(name, PF)                               \
+        static inline void name(const void *start, Py_ssize_t nbytes)         \
+        {                                                                     \
+            const char *p = (const char *)start;                              \
+            Py_ssize_t off;                                                   \
+            for (off = 0; off < nbytes; off += 64) {                          \
+                PF(p + off);                                                  \
+            }                                                                 \
+            if (nbytes > 0) {                                                 \
+                PF(p + nbytes - 1);                                           \
+            }                                                                 \
+            SKGD_KEEP();                                                      \
         }
-        if (nbytes > 0) {
-            SKGD_PREFETCH(p + nbytes - 1);
-        }
-        SKGD_KEEP();
-    }
-    static inline void skgd_prefetch_span_early(const void *start, Py_ssize_t nbytes)
-    {
-        const char *p = (const char *)start;
-        Py_ssize_t off;
-        for (off = 0; off < nbytes; off += 64) {
-            SKGD_PREFETCH_EARLY(p + off);
-        }
-        if (nbytes > 0) {
-            SKGD_PREFETCH_EARLY(p + nbytes - 1);
-        }
-        SKGD_KEEP();
-    }
+    SKGD_DEFINE_PREFETCH_SPAN(skgd_prefetch_span, SKGD_PREFETCH)
+    SKGD_DEFINE_PREFETCH_SPAN(skgd_prefetch_span_early, SKGD_PREFETCH_EARLY)
     """
     void prefetch "SKGD_PREFETCH"(const void* p) noexcept nogil
     # Prefetch every cache line of ``nbytes`` bytes from ``start``.
