@@ -393,10 +393,11 @@ cdef void sgd_dense_preconditioned(const floating* X, Py_ssize_t d,
     with the per-feature steps and reciprocal shrinks formed once per epoch
     (a division per feature and row would cost more than the row's memory
     traffic).  An L1 part is the cumulative penalty of ``apply_step`` with
-    per-feature budgets ``u_j``.  The intercept takes the step of the centred problem and the
-    shift ``sum_j (new_j - stepped_j) center_j`` that keeps it fixed under
-    the penalty; that sum keeps four partial sums (``step_shrink_dense``),
-    so that it does not serialise the loop on one chain of additions.
+    per-feature budgets ``u_j``.  The intercept takes the step of the
+    centred problem and the shift ``sum_j (new_j - stepped_j) center_j``
+    that keeps it fixed under the penalty; that sum keeps four partial sums
+    (``step_shrink_dense``), so that it does not serialise the loop on one
+    chain of additions.
     """
     cdef Py_ssize_t r, i, k, j
     cdef int loss = cfg.loss
