@@ -19,7 +19,8 @@ import scipy.sparse as sp
 from sklearn.base import clone, is_classifier
 
 import skgd
-import skgd._solvers
+import skgd._sgd
+import skgd._solver_common
 
 ESTIMATORS = [
     getattr(skgd, name)
@@ -119,10 +120,10 @@ def test_joblib_memmap_is_used_without_copy(Est, solver, tmp_path, monkeypatch):
 
         return wrapper
 
-    for name in ("gradient_dense", "epoch_dense"):
-        monkeypatch.setattr(
-            skgd._solvers, name, recording(getattr(skgd._solvers, name))
-        )
+    for module, name in (
+        (skgd._solver_common, "gradient_dense"), (skgd._sgd, "epoch_dense")
+    ):
+        monkeypatch.setattr(module, name, recording(getattr(module, name)))
     est = estimator(Est, solver).fit(Xm, ym, sample_weight=swm)
     assert seen and all(np.shares_memory(X_arg, Xm) for X_arg in seen)
     assert_same_model(est, estimator(Est, solver).fit(X, y, sample_weight=sw))

@@ -1,0 +1,344 @@
+"""What every solver shares: the problem, options, state, stopping rules.
+
+The solvers themselves are plain functions in :mod:`skgd._batch` and
+:mod:`skgd._sgd`; :mod:`skgd._solvers` maps the names of the ``solver``
+parameter to them.  See :mod:`skgd._solvers` for the stopping rule and the
+divergence guard.
+"""
+
+import functools
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._fast._gradient import gradient_csr, gradient_dense
+from ._objective import CURVATURE, LOSS_CODES, penalty_value
+
+SCHEDULE_CODES = {"constant": 0, "optimal": 1, "invscaling": 2, "adaptive": 0, "auto": 0}
+# Margin on the power-iteration estimate of the Lipschitz constant, which
+# approaches the largest eigenvalue from below.
+_LIPSCHITZ_MARGIN = 1.05
+# Relative rounding level of the computed objective (a sum over the rows in
+# double): the accelerated batch solver treats smaller rises as no change.
+_OBJECTIVE_RTOL = 1e-12
+_ADAPTIVE_DIVISOR = 5.0
+_ADAPTIVE_MIN_ETA = 1e-6
+
+
+@dataclass
+class Problem:
+    """The data and the objective of one fit (see ``skgd._objective``)."""
+
+    X: object
+    Y: np.ndarray
+    sample_weight: np.ndarray
+    loss: str
+    epsilon: float
+    l1: float
+    l2: float
+    fit_intercept: bool
+
+    @property
+    def n_samples(self):
+        return self.X.shape[0]
+
+    @property
+    def n_features(self):
+        return self.X.shape[1]
+
+    @property
+    def n_outputs(self):
+        return self.Y.shape[1]
+
+    @property
+    def loss_code(self):
+        return LOSS_CODES[self.loss]
+
+    @property
+    def smooth(self):
+        return CURVATURE[self.loss] is not None
+
+    def gradient_pass(self, W, b, W_eval=None, b_eval=None):
+        """Mean gradient at (W, b) and objective at (W_eval, b_eval), one pass."""
+        W_eval = W if W_eval is None else W_eval
+        b_eval = b if b_eval is None else b_eval
+        G, Gb = np.empty_like(W), np.empty_like(b)
+        args = (self.Y, self.sample_weight, W, b, W_eval, b_eval, G, Gb,
+                self.loss_code, self.epsilon)
+        if sp.issparse(self.X):
+            loss_sum = gradient_csr(self.X.data, self.X.indices, self.X.indptr, *args)
+        else:
+            loss_sum = gradient_dense(self.X, *args)
+        total = self.sample_weight.sum()
+        objective = loss_sum / total + penalty_value(W_eval, self.l1, self.l2)
+        return G / total, Gb / total, objective
+
+
+@dataclass
+class SolverOptions:
+    """How to run the solver (the estimator's parameters, resolved)."""
+
+    learning_rate: str = "auto"
+    eta0: float = 0.01
+    power_t: float = 0.25
+    alpha: float = 0.0
+    momentum: float = 0.0
+    nesterov: bool = False
+    average: object = False
+    batch_size: int = 1
+    max_iter: int = 1000
+    tol: object = 1e-3
+    n_iter_no_change: int = 5
+    shuffle: bool = True
+    random_state: object = None
+    verbose: int = 0
+    validation: object = None  # callable (W, b) -> score, or None
+
+
+@dataclass
+class SolverState:
+    """Everything a fit continues from (kept by the estimator between calls)."""
+
+    W: np.ndarray
+    b: np.ndarray
+    t: int = 0
+    epochs: int = 0
+    eta: object = None
+    lipschitz: object = None
+    precond: object = None
+    velocity: object = None
+    velocity_b: object = None
+    W_avg: object = None
+    b_avg: object = None
+    n_averaged: int = 0
+    extrapolated: object = None  # accelerated batch: (W~, b~, theta)
+
+    def coefficients(self):
+        """The model: the averaged iterate once averaging has started."""
+        if self.n_averaged > 0:
+            return self.W_avg, self.b_avg
+        return self.W, self.b
+
+
+@dataclass
+class SolverResult:
+    n_iter: int
+    converged: bool
+    loss_curve: list = field(default_factory=list)
+    validation_scores: list = field(default_factory=list)
+
+
+class StoppingRule:
+    """The stopping rule on the objective (lower is better).
+
+    The fit stops when, over the last ``n_iter_no_change`` epochs, the
+    objective decreased by less than ``tol`` per epoch relative to its value
+    (``J[k - n] - J[k] < n * tol * |J[k - n]|``).  Comparing with the value
+    ``n`` epochs back, rather than with the best value so far, lets a
+    momentum method's occasional small rise pass as long as the trend is
+    still downwards.
+    """
+
+    def __init__(self, tol, n_iter_no_change):
+        self.tol = tol
+        self.patience = n_iter_no_change
+        self.history = []
+
+    def update(self, value):
+        """Record an epoch's objective; return True when the fit should stop."""
+        if self.tol is None:
+            return False
+        self.history.append(value)
+        if len(self.history) <= self.patience:
+            return False
+        before = self.history[-1 - self.patience]
+        return before - value < self.patience * self.tol * abs(before)
+
+    def reset(self):
+        self.history = self.history[-1:]
+
+
+class OptimalityRule:
+    """The stopping rule of the batch solver on a smooth loss.
+
+    The full gradient is exact there, so the rule measures optimality
+    directly: the fit stops when the norm of the proximal-gradient step
+    ``L * (y_k - x_{k+1})`` (in standardised coordinates; zero exactly at
+    the optimum, penalty included) has fallen below ``tol`` times its value
+    at the first epoch.  Unlike a decrease of the objective, this does not
+    mistake the slow phase of an ill-conditioned problem for convergence.
+    """
+
+    def __init__(self, tol):
+        self.tol = tol
+        self.reference = None
+
+    def update(self, value):
+        if self.tol is None or value is None:
+            return False
+        if self.reference is None:
+            self.reference = value
+        return value <= self.tol * self.reference
+
+    def reset(self):
+        pass
+
+
+class ValidationRule:
+    """scikit-learn's rule on a validation score (higher is better).
+
+    ``n_iter_no_change`` epochs in a row whose score does not exceed the best
+    score by ``tol`` stop the fit.
+    """
+
+    def __init__(self, tol, n_iter_no_change):
+        self.tol = tol
+        self.patience = n_iter_no_change
+        self.best = -math.inf
+        self.count = 0
+
+    def update(self, score):
+        if self.tol is None:
+            return False
+        self.count = 0 if score > self.best + self.tol else self.count + 1
+        self.best = max(self.best, score)
+        return self.count >= self.patience
+
+    def reset(self):
+        self.count = 0
+
+
+def _check_finite(epoch, objective, W, b, learning_rate):
+    if np.isfinite(objective) and np.all(np.isfinite(W)) and np.all(np.isfinite(b)):
+        return
+    remedy = (
+        "use learning_rate='auto' (steps chosen from the data), a smaller eta0, "
+        "or scale the features (e.g. sklearn.preprocessing.StandardScaler)"
+    )
+    if learning_rate == "auto":
+        remedy = "check X and y for extreme values, or scale the features"
+    raise ValueError(
+        f"The fit diverged at epoch {epoch}: the objective or the coefficients "
+        f"became non-finite (objective={float(objective)!r}). To fix it, {remedy}."
+    )
+
+
+def _divergence_guarded(solver):
+    """Run ``solver`` with numpy's floating-point warnings off.
+
+    An overflow in the iterates (the objective, a step norm, the penalty of
+    huge coefficients) is not an error by itself: it makes the objective or
+    the coefficients non-finite, which ``_check_finite`` turns into a
+    ValueError naming the epoch and the remedy at the end of that epoch.  A
+    RuntimeWarning on top of it would only be noise (and an error under
+    ``-W error::RuntimeWarning``).
+    """
+
+    @functools.wraps(solver)
+    def guarded(problem, state, options):
+        with np.errstate(all="ignore"):
+            return solver(problem, state, options)
+
+    return guarded
+
+
+class _EpochLoop:
+    """Book-keeping shared by the solvers: history, stopping, verbose, guard."""
+
+    def __init__(self, problem, state, options, optimality=False):
+        self.options = options
+        self.problem = problem
+        self.state = state
+        self.result = SolverResult(n_iter=0, converged=False)
+        self.rule = (
+            OptimalityRule(options.tol)
+            if optimality
+            else StoppingRule(options.tol, options.n_iter_no_change)
+        )
+        self.val_rule = ValidationRule(options.tol, options.n_iter_no_change)
+        self.start = time.perf_counter()
+
+    def end_epoch(self, objective, eta, optimality=None):
+        """Record an epoch; return True when the fit should stop.
+
+        ``optimality`` is the proximal-gradient norm of the epoch's step, for
+        the solvers that use the :class:`OptimalityRule`.
+        """
+        state, options = self.state, self.options
+        state.epochs += 1
+        self.result.n_iter += 1
+        W, b = state.coefficients()
+        _check_finite(state.epochs, objective, W, b, options.learning_rate)
+        self.result.loss_curve.append(float(objective))
+        if options.verbose:
+            print(
+                f"-- Epoch {state.epochs}: objective {objective:.6g}, step size "
+                f"{eta:.4g}, elapsed {time.perf_counter() - self.start:.3f} s"
+            )
+        if options.validation is not None:
+            score = float(options.validation(W, b))
+            self.result.validation_scores.append(score)
+            stop = self.val_rule.update(score)
+            rule = self.val_rule
+        else:
+            stop = self.rule.update(optimality if isinstance(self.rule, OptimalityRule) else objective)
+            rule = self.rule
+        if stop and options.learning_rate == "adaptive" and state.eta > _ADAPTIVE_MIN_ETA:
+            state.eta /= _ADAPTIVE_DIVISOR
+            rule.reset()
+            return False
+        if stop:
+            self.result.converged = True
+        return stop
+
+
+def _schedule_config(options, state):
+    """The step size of this epoch and the kernel's schedule fields."""
+    lr = options.learning_rate
+    if lr == "auto":
+        # 1 / L for the first epoch, then 1 / (L sqrt(epoch)): the decay lets
+        # the stochastic iterates settle instead of hovering at a noise level
+        # proportional to the step.
+        eta = 1.0 / (state.lipschitz * math.sqrt(state.epochs + 1))
+    elif lr == "adaptive":
+        if state.eta is None:
+            state.eta = options.eta0
+        eta = state.eta
+    else:
+        eta = options.eta0
+    typical_w = math.sqrt(1.0 / math.sqrt(options.alpha)) if options.alpha > 0 else 1.0
+    return eta, {
+        "schedule": SCHEDULE_CODES[lr],
+        "eta0": eta,
+        "power_t": options.power_t,
+        # scikit-learn's heuristic for the offset of the 'optimal' schedule
+        "optimal_alpha": options.alpha,
+        "optimal_t0": 1.0 / (typical_w * options.alpha) if options.alpha > 0 else 1.0,
+    }
+
+
+def _initialise_intercept(problem, state):
+    """Start a fresh fit from the best constant model rather than from zero.
+
+    With W = 0 the intercept minimising the data term has a closed form for
+    the squared error (the weighted mean of y), the binary log-loss (the
+    log-odds) and the multinomial loss (log class frequencies).  Starting
+    there removes the intercept's share of the first gradients, which would
+    otherwise dominate the optimality reference of the stopping rule.
+    """
+    fresh = state.t == 0 and not np.any(state.W) and not np.any(state.b)
+    if not (fresh and problem.fit_intercept):
+        return
+    weights = problem.sample_weight / problem.sample_weight.sum()
+    mean = weights @ problem.Y
+    if problem.loss == "squared_error":
+        state.b[:] = mean
+    elif problem.loss == "log_loss":
+        positive = np.clip((mean + 1.0) / 2.0, 1e-12, 1.0 - 1e-12)
+        state.b[:] = np.log(positive / (1.0 - positive))
+    elif problem.loss == "multinomial":
+        log_freq = np.log(np.clip(mean, 1e-12, None))
+        state.b[:] = log_freq - log_freq.mean()
