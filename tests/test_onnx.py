@@ -14,7 +14,11 @@ times the tolerance may the graph pick either of them (and the test checks
 that such rows are rare, so that the comparison is not vacuous).
 """
 
+import doctest
+import re
 import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -324,3 +328,20 @@ def test_register_twice():
     X, y, _ = _data()
     reg = GDRidge(**FIT).fit(X, y)
     assert [o.name for o in _convert(reg, np.float32).graph.output] == ["variable"]
+
+
+# ---- the documentation runs --------------------------------------------------------
+def test_docs_page_example_runs(tmp_path, monkeypatch, capsys):
+    # the code blocks of docs/deploying.rst, run as a user would paste them
+    page = Path(__file__).resolve().parents[1] / "docs" / "deploying.rst"
+    blocks = re.findall(r"\.\. code-block:: python\n\n((?:    .*\n|\n)+)", page.read_text())
+    assert blocks
+    monkeypatch.chdir(tmp_path)  # it writes model.onnx
+    for block in blocks:
+        exec(compile(textwrap.dedent(block), str(page), "exec"), {})
+    assert capsys.readouterr().out.split() == ["True", "True"]
+
+
+def test_register_docstring_example():
+    result = doctest.testmod(skgd_onnx, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
