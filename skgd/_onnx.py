@@ -86,9 +86,17 @@ def _check_model(model):
         )
 
 
-def _check_input(model, variable):
-    """The numpy float type of the graph, from its input ``variable``."""
+def _check_input(model, inputs):
+    """The numpy float type of the graph, from its one input variable."""
     name = type(model).__name__
+    if len(inputs) != 1:
+        raise NotImplementedError(
+            f"ONNX conversion of {name} with {len(inputs)} inputs "
+            f"{[v.onnx_name for v in inputs]} is not supported: it takes one tensor "
+            f"of shape (N, n_features). A DataFrame gives one input per column: "
+            f"pass X.to_numpy() instead."
+        )
+    variable = inputs[0]
     dtype = _FLOAT_TYPES.get(type(variable.type))
     if dtype is None:
         raise NotImplementedError(
@@ -136,7 +144,7 @@ def _label_tensor(classes):
 def parse_classifier(scope, model, inputs, custom_parsers=None):
     """Check the model, then skl2onnx's classifier parser (``zipmap`` and all)."""
     _check_model(model)
-    dtype = _check_input(model, inputs[0])
+    dtype = _check_input(model, inputs)
     options = scope.get_options(model, dict(zipmap=True, output_class_labels=False))
     if options["zipmap"] is True and dtype == np.float64:
         raise NotImplementedError(
@@ -145,22 +153,23 @@ def parse_classifier(scope, model, inputs, custom_parsers=None):
             f"takes float32 probabilities only. Pass "
             f"options={{'zipmap': False}} (or 'columns'), or a float32 input."
         )
-    if options["output_class_labels"] and np.asarray(model.classes_).dtype not in (
-        np.int32, np.int64
-    ) and _label_tensor(model.classes_)[0] != TensorProto.STRING:
+    classes = np.asarray(model.classes_)
+    text = _label_tensor(classes)[0] == TensorProto.STRING
+    if options["output_class_labels"] and not (
+        text or classes.dtype in (np.int32, np.int64)
+    ):
         raise NotImplementedError(
             f"The option output_class_labels is not supported for class labels of "
-            f"dtype {np.asarray(model.classes_).dtype}: skl2onnx writes them as "
-            f"int64 or strings only."
+            f"dtype {classes.dtype}: skl2onnx writes them as int64 or strings only."
         )
-    return _parse_sklearn_classifier(scope, model, inputs, custom_parsers=custom_parsers)
+    return _parse_sklearn_classifier(scope, model, inputs, custom_parsers)
 
 
 def parse_regressor(scope, model, inputs, custom_parsers=None):
     """Check the model, then skl2onnx's parser of a one-output model."""
     _check_model(model)
-    _check_input(model, inputs[0])
-    return _parse_sklearn_simple_model(scope, model, inputs, custom_parsers=custom_parsers)
+    _check_input(model, inputs)
+    return _parse_sklearn_simple_model(scope, model, inputs, custom_parsers)
 
 
 def regressor_shape(operator):
@@ -181,7 +190,8 @@ def classifier_shape(operator):
         Int64TensorType
     )
     operator.outputs[0].type = label_type([N])
-    operator.outputs[1].type = type(operator.inputs[0].type)([N, len(model.classes_)])
+    float_type = type(operator.inputs[0].type)
+    operator.outputs[1].type = float_type([N, len(model.classes_)])
 
 
 # ---- converters -----------------------------------------------------------------
@@ -197,7 +207,8 @@ class _Graph:
             )
         self.scope, self.container = scope, container
         self.dtype = _FLOAT_TYPES[type(operator.inputs[0].type)]
-        self.proto = TensorProto.DOUBLE if self.dtype == np.float64 else TensorProto.FLOAT
+        double = self.dtype == np.float64
+        self.proto = TensorProto.DOUBLE if double else TensorProto.FLOAT
 
     def const(self, value, proto=None, name="cst"):
         """A constant (float in the graph's type unless ``proto`` is given)."""
@@ -225,7 +236,8 @@ class _Graph:
         coef = coef.toarray() if sp.issparse(coef) else np.asarray(coef)
         W = coef.reshape(-1, coef.shape[-1]).T
         product = self.node("MatMul", [X, self.const(W, name="coef_T")])
-        return self.node("Add", [product, self.const(np.atleast_1d(intercept), name="b")])
+        b = self.const(np.atleast_1d(intercept), name="intercept")
+        return self.node("Add", [product, b])
 
 
 def convert_regressor(scope, operator, container):
@@ -279,9 +291,11 @@ def _logistic_proba(graph, scores, binary, out):
         graph.node("Softmax", [scores], out, axis=1)
         return
     one = graph.const(1.0)
-    # 1 / (1 + exp(-s)), scipy's expit; onnxruntime's Sigmoid is an
-    # approximation (relative errors up to 1 seen in float64 far in the tails)
-    denominator = graph.node("Add", [one, graph.node("Exp", [graph.node("Neg", [scores])])])
+    # 1 / (1 + exp(-s)) as scipy's expit. Not onnxruntime's Sigmoid: in
+    # float64 its relative error exceeds 1e-12 below s = -9, and it returns 0
+    # below s = -30 (expit(-40) = 4.2e-18), measured with onnxruntime 1.32.
+    exp_minus = graph.node("Exp", [graph.node("Neg", [scores])])
+    denominator = graph.node("Add", [one, exp_minus])
     positive = graph.node("Div", [one, denominator])
     graph.node("Concat", [graph.node("Sub", [one, positive]), positive], out, axis=1)
 

@@ -16,45 +16,21 @@ predicts::
     session = ort.InferenceSession(onx.SerializeToString())
     labels, probabilities = session.run(None, {"X": X.astype(np.float32)})
 
-Registration is explicit, not a side effect of ``import skgd``: importing
-skl2onnx (and onnx) costs about as much as a fifth of ``import skgd`` itself,
-which every user would pay for a feature that only those who deploy use;
-and it is the convention of the converters that live outside skl2onnx (such
-as LightGBM's and XGBoost's), which are registered by a call too.
+Registration is a call, not a side effect of ``import skgd``: importing
+skl2onnx costs about a fifth of the time of ``import skgd``, which every
+user would pay for what only those who deploy use; the converters of other
+libraries outside skl2onnx (LightGBM's, XGBoost's) are registered by a
+call too.
 
-The graphs
-----------
-A float32 input (``FloatTensorType``) gives a float32 graph, a float64
-input (``DoubleTensorType``) a float64 graph, whatever the dtype the model
-was fitted in; a model fitted on a sparse matrix gives the same graph as
-one fitted on a dense one (the coefficients are dense).
-
-* ``GDRegressor``, ``GDRidge``, ``GDLasso``, ``GDElasticNet``: one output,
-  ``variable``, of shape ``(N, n_outputs)`` -- ``(N, 1)`` for a model fitted
-  on 1-D ``y``, as for scikit-learn's regressors.
-* ``GDClassifier``: ``label`` -- the labels of ``predict``, computed from the
-  scores -- and ``probabilities``, of shape ``(N, n_classes)``: those of
-  ``predict_proba`` for ``log_loss`` (sigmoid for two classes, softmax for
-  more) and ``modified_huber`` (clipped and normalised as
-  ``predict_proba``), the scores of ``decision_function`` for the other
-  losses or with the option ``raw_scores=True`` (``[-s, s]`` for two
-  classes). Integer, boolean and integer-valued float labels come out as
-  int64, text labels as strings.
-
-The classifier takes skl2onnx's options of a scikit-learn classifier:
-``zipmap`` (``True``, the default, returns the probabilities as a list of
-``{label: probability}`` dicts; ``False`` as one array; ``'columns'`` one
-output per class), ``nocl`` (labels as class indices), ``raw_scores`` and
-``output_class_labels``. ONNX's ZipMap takes float32 only: a float64 graph
-needs ``options={'zipmap': False}``.
-
-What is not supported raises an error naming it, never a different graph:
-an unfitted model (``NotFittedError``), an input that is not a float
-tensor, a ``target_opset`` below 13, or a combination listed above as
-unsupported (``NotImplementedError``).
+A float32 input gives a float32 graph, a float64 input a float64 graph.
+Regressors output ``variable`` (``predict``, shape ``(N, n_outputs)``);
+``GDClassifier`` outputs ``label`` and ``probabilities`` (``predict_proba``,
+or the scores of ``decision_function`` for the losses without
+probabilities), with skl2onnx's classifier options ``zipmap``, ``nocl``,
+``raw_scores`` and ``output_class_labels``. What cannot be converted
+exactly raises an error naming it. The documentation page "Deploying a
+model" has the details.
 """
-
-_ESTIMATORS = ("GDClassifier", "GDElasticNet", "GDLasso", "GDRegressor", "GDRidge")
 
 
 def register():
@@ -99,22 +75,19 @@ def register():
             f"skgd.onnx.register() needs skl2onnx ({exc}). Install it with "
             f'pip install "skgd[onnx]" (skl2onnx and onnxruntime).'
         ) from exc
-    import skgd
+    from ._classification import GDClassifier
+    from ._regression import GDElasticNet, GDLasso, GDRegressor, GDRidge
 
-    classes = tuple(getattr(skgd, name) for name in _ESTIMATORS)
-    for cls in classes:
-        if cls is skgd.GDClassifier:
-            hooks = dict(
-                shape_fct=_onnx.classifier_shape,
-                convert_fct=_onnx.convert_classifier,
-                parser=_onnx.parse_classifier,
-                options=_onnx.CLASSIFIER_OPTIONS,
-            )
-        else:
-            hooks = dict(
-                shape_fct=_onnx.regressor_shape,
-                convert_fct=_onnx.convert_regressor,
-                parser=_onnx.parse_regressor,
-            )
-        update_registered_converter(cls, f"Skgd{cls.__name__}", **hooks)
-    return classes
+    update_registered_converter(
+        GDClassifier, "SkgdGDClassifier",
+        _onnx.classifier_shape, _onnx.convert_classifier,
+        parser=_onnx.parse_classifier, options=_onnx.CLASSIFIER_OPTIONS,
+    )
+    regressors = (GDElasticNet, GDLasso, GDRegressor, GDRidge)
+    for cls in regressors:
+        update_registered_converter(
+            cls, f"Skgd{cls.__name__}",
+            _onnx.regressor_shape, _onnx.convert_regressor,
+            parser=_onnx.parse_regressor,
+        )
+    return (GDClassifier, *regressors)

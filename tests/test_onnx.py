@@ -161,7 +161,9 @@ def _fit_classifier(loss, n_classes, label_kind, fit_dtype=np.float64, seed=0):
 @pytest.mark.parametrize("label_kind", ["int", "str"])
 @pytest.mark.parametrize("n_classes", [2, 4], ids=["binary", "multiclass"])
 @pytest.mark.parametrize("loss", LOSSES)
-def test_classifier_labels_and_scores(loss, n_classes, label_kind, fit_dtype, graph_dtype):
+def test_classifier_labels_and_scores(
+    loss, n_classes, label_kind, fit_dtype, graph_dtype
+):
     clf, X_test = _fit_classifier(loss, n_classes, label_kind, fit_dtype)
     X_graph = X_test.astype(graph_dtype)
 
@@ -271,8 +273,8 @@ def test_sparse_fit_gives_the_same_graph(make_model):
         n.op_type for n in graphs[1].graph.node
     ]
     out = _run(graphs[1], X_test, np.float32)[-1]
-    expected = (sparse.predict_proba if hasattr(sparse, "classes_") else sparse.predict)(
-        sp.csr_matrix(X_test.astype(np.float32)))
+    predict = sparse.predict_proba if hasattr(sparse, "classes_") else sparse.predict
+    expected = predict(sp.csr_matrix(X_test.astype(np.float32)))
     _check_close(out, expected.reshape(out.shape), np.float32)
 
 
@@ -317,6 +319,16 @@ def test_errors_name_what_is_not_supported():
         _convert(reg, np.float32)
 
 
+def test_dataframe_input_is_refused():
+    # skl2onnx makes one input per column of a DataFrame
+    pd = pytest.importorskip("pandas")
+    X, y, _ = _data()
+    reg = GDRegressor(**FIT).fit(X, y)
+    X1 = pd.DataFrame(X[:1].astype(np.float32)).add_prefix("c")
+    with pytest.raises(NotImplementedError, match="with 6 inputs.*X.to_numpy"):
+        skl2onnx.to_onnx(reg, X1)
+
+
 def test_register_without_skl2onnx(monkeypatch):
     monkeypatch.setitem(sys.modules, "skl2onnx", None)
     with pytest.raises(ImportError, match=r'pip install "skgd\[onnx\]"'):
@@ -334,7 +346,8 @@ def test_register_twice():
 def test_docs_page_example_runs(tmp_path, monkeypatch, capsys):
     # the code blocks of docs/deploying.rst, run as a user would paste them
     page = Path(__file__).resolve().parents[1] / "docs" / "deploying.rst"
-    blocks = re.findall(r"\.\. code-block:: python\n\n((?:    .*\n|\n)+)", page.read_text())
+    code = r"\.\. code-block:: python\n\n((?:    .*\n|\n)+)"
+    blocks = re.findall(code, page.read_text())
     assert blocks
     monkeypatch.chdir(tmp_path)  # it writes model.onnx
     for block in blocks:
