@@ -335,6 +335,14 @@ def test_register_without_skl2onnx(monkeypatch):
         skgd_onnx.register()
 
 
+def test_every_estimator_is_registered():
+    # a new estimator of skgd.__all__ fails here until it has a converter
+    import skgd
+
+    estimators = {getattr(skgd, n) for n in skgd.__all__ if n.startswith("GD")}
+    assert set(skgd_onnx.register()) == estimators
+
+
 def test_register_twice():
     assert skgd_onnx.register() == skgd_onnx.register()
     X, y, _ = _data()
