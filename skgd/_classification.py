@@ -170,18 +170,17 @@ class _ClassifierMixinGD(LinearClassifierMixin, BaseGD):
         self : object
             The updated estimator.
         """
-        if not hasattr(self, "_solver_state"):
-            if classes is None:
-                raise ValueError(
-                    "classes must be passed on the first call to partial_fit."
-                )
-            if isinstance(self.class_weight, str) and self.class_weight == "balanced":
-                raise ValueError(
-                    "class_weight='balanced' is not supported by partial_fit: one "
-                    "chunk does not give the class frequencies. Compute them with "
-                    "sklearn.utils.compute_class_weight('balanced', classes=classes, "
-                    "y=y) on a large enough sample and pass them as a dict."
-                )
+        if not hasattr(self, "_solver_state") and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        if isinstance(self.class_weight, str) and self.class_weight == "balanced":
+            # on every call, as SGDClassifier: after a fit too, where it would
+            # otherwise re-weight each chunk by its own class frequencies
+            raise ValueError(
+                "class_weight='balanced' is not supported by partial_fit: one "
+                "chunk does not give the class frequencies. Compute them with "
+                "sklearn.utils.compute_class_weight('balanced', classes=classes, "
+                "y=y) on a large enough sample and pass them as a dict."
+            )
         self._more_validate_params()
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
