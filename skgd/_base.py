@@ -64,11 +64,13 @@ class BaseGD(BaseEstimator):
     _parameter_constraints: dict = {
         "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both"), None],
         "solver": [StrOptions({"auto", "batch", "sgd", "minibatch"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [
-            StrOptions({"auto", "constant", "optimal", "invscaling", "adaptive"})
+            StrOptions(
+                {"auto", "constant", "optimal", "invscaling", "adaptive", "pa1", "pa2"}
+            )
         ],
         "eta0": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, None, None, closed="neither")],
@@ -100,13 +102,33 @@ class BaseGD(BaseEstimator):
         return penalty_strengths(self.alpha, ratio)
 
     def _mean_loss_alpha(self, sample_weight_sum):
-        """The alpha of the mean-loss form (used by the 'optimal' schedule)."""
-        return self.alpha if self.penalty is not None else 0.0
+        """The alpha of the mean-loss form (used by the 'optimal' schedule).
+
+        ``alpha`` itself, with or without a penalty: SGDClassifier and
+        SGDRegressor set the 'optimal' step from alpha with penalty=None too.
+        """
+        return self.alpha
 
     def _more_validate_params(self):
+        if self.learning_rate in ("pa1", "pa2"):
+            # accepted by the parameter check, as by SGDClassifier/SGDRegressor,
+            # to name the alternative here
+            raise ValueError(
+                f"learning_rate={self.learning_rate!r} is scikit-learn's passive-"
+                f"aggressive update, which is not a gradient step on the penalised "
+                f"objective skgd minimises and is not implemented. Use "
+                f"sklearn.linear_model.SGDClassifier or SGDRegressor with "
+                f"learning_rate={self.learning_rate!r}, or a gradient schedule here: "
+                f"'auto', 'constant', 'optimal', 'invscaling' or 'adaptive'."
+            )
+        if getattr(self, "penalty", None) == "elasticnet" and self.l1_ratio is None:
+            raise ValueError(
+                "l1_ratio must be set when penalty is 'elasticnet' (None is accepted, "
+                "as by SGDClassifier, for the other penalties, which do not use it)."
+            )
         if self.learning_rate == "optimal" and self._mean_loss_alpha(1.0) == 0:
             raise ValueError(
-                "learning_rate='optimal' needs alpha > 0 and a penalty: its step "
+                "learning_rate='optimal' needs alpha > 0: its step "
                 "is 1 / (alpha * (t0 + t)). Use another learning_rate or set alpha > 0."
             )
 

@@ -13,47 +13,46 @@ Every output is updated from one read of each row, where scikit-learn's
 SGDClassifier makes one pass over X per class.
 """
 
+from numbers import Integral, Real
+
 import numpy as np
 from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.base import _fit_context
 from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.metrics import accuracy_score
+from sklearn.preprocessing import LabelEncoder, label_binarize
 from sklearn.utils import compute_class_weight
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
 from ._base import DEFAULT_BATCH_SIZE, BaseGD
-from ._objective import CLASSIFICATION_LOSSES
+from ._objective import CLASSIFICATION_LOSSES, REGRESSION_LOSSES
 from ._regression import _SHARED_DOC_ATTRS, _SHARED_DOC_PARAMS
 
 PROBABILISTIC_LOSSES = ("log_loss", "modified_huber")
 
 
-def encode_labels(y_index, n_classes, loss):
-    """Targets of the K-output model for integer labels ``y_index``.
+def encode_labels(y, classes, loss):
+    """Targets of the K-output model for labels ``y`` (all in ``classes``).
 
     Parameters
     ----------
-    y_index : ndarray of shape (n_samples,)
-        Position of each label in ``classes_``.
-    n_classes : int
+    y : array-like of shape (n_samples,)
+    classes : ndarray of shape (n_classes,), sorted
     loss : str
         The classification loss of the estimator.
 
     Returns
     -------
     Y : ndarray of shape (n_samples, K), float64, C-contiguous
-        ``K = 1`` with -1/+1 for two classes; one-hot for the multinomial
-        loss; -1/+1 per class (one-vs-rest) otherwise.
+        ``K = 1`` with -1/+1 (+1 for ``classes[1]``) for two classes; the
+        one-hot matrix for the multinomial loss; -1/+1 per class
+        (one-vs-rest) otherwise.
     """
-    if n_classes == 2:
-        return np.where(y_index == 1, 1.0, -1.0).reshape(-1, 1)
-    one_hot = np.zeros((y_index.shape[0], n_classes))
-    one_hot[np.arange(y_index.shape[0]), y_index] = 1.0
-    if loss == "log_loss":
-        return one_hot
-    return 2.0 * one_hot - 1.0
+    multinomial = loss == "log_loss" and classes.shape[0] > 2
+    Y = label_binarize(y, classes=classes, neg_label=0 if multinomial else -1)
+    return np.ascontiguousarray(Y, dtype=np.float64)
 
 
 class _ClassifierMixinGD(LinearClassifierMixin, BaseGD):
@@ -84,14 +83,13 @@ class _ClassifierMixinGD(LinearClassifierMixin, BaseGD):
                 f"classes={np.unique(classes)!r} is not the same as on the first "
                 f"call to partial_fit: {self.classes_!r}."
             )
-        y_index = np.searchsorted(self.classes_, y)
-        y_index = np.minimum(y_index, self.classes_.shape[0] - 1)
-        unknown = self.classes_[y_index] != y
-        if np.any(unknown):
+        try:
+            y_index = LabelEncoder().fit(self.classes_).transform(y)
+        except ValueError:
             raise ValueError(
                 f"y contains labels that are not in classes_ {self.classes_!r}: "
-                f"{np.unique(np.asarray(y)[unknown])!r}."
-            )
+                f"{np.setdiff1d(y, self.classes_)!r}."
+            ) from None
         if self.class_weight is not None:
             # compute_class_weight counts the classes by weight ('balanced'),
             # as LogisticRegression does: a weight of 2 stays a repeated row.
@@ -102,7 +100,7 @@ class _ClassifierMixinGD(LinearClassifierMixin, BaseGD):
                 sample_weight=sample_weight,
             )
             sample_weight = sample_weight * per_class[y_index]
-        Y = encode_labels(y_index, self.classes_.shape[0], self.loss)
+        Y = encode_labels(y, self.classes_, self.loss)
         return Y, sample_weight
 
     def _loss_name(self):
@@ -327,12 +325,17 @@ class GDClassifier(_ClassifierMixinGD):
     Parameters
     ----------
     loss : {'log_loss', 'hinge', 'squared_hinge', 'modified_huber', \
-            'perceptron'}, default='log_loss'
+            'perceptron', 'squared_error', 'huber', 'epsilon_insensitive', \
+            'squared_epsilon_insensitive'}, default='log_loss'
         ``L(y, p)`` for ``y`` in {-1, +1}: ``log(1 + exp(-y p))``;
         ``max(0, 1 - y p)`` and its square; the modified Huber loss
         (``max(0, 1 - y p)^2`` for ``y p >= -1``, ``-4 y p`` below);
-        ``max(0, -y p)``. ``log_loss`` and ``modified_huber`` give
-        ``predict_proba``.
+        ``max(0, -y p)``; and, as in SGDClassifier, the regression losses of
+        :class:`GDRegressor` on the -1/+1 targets (``squared_error`` is a
+        least-squares classifier). ``log_loss`` and ``modified_huber`` give
+        ``predict_proba``. The default differs from SGDClassifier's
+        (``'hinge'``): a probabilistic model, the objective of
+        LogisticRegression.
 
     penalty : {'l2', 'l1', 'elasticnet'} or None, default='l2'
         The penalty ``R``.
@@ -340,15 +343,27 @@ class GDClassifier(_ClassifierMixinGD):
     alpha : float, default=1e-4
         Strength of the penalty.
 
-    l1_ratio : float, default=0.15
-        The elastic-net mixing ``rho`` (used with ``penalty='elasticnet'``).
+    l1_ratio : float or None, default=0.15
+        The elastic-net mixing ``rho`` (used with ``penalty='elasticnet'``;
+        may be None for the other penalties, as in SGDClassifier).
 
     class_weight : dict, 'balanced' or None, default=None
         Weights of the classes, ``{label: weight}``, multiplying the sample
         weights. ``'balanced'`` uses ``n_samples / (n_classes * count(k))``
         with the counts weighted by ``sample_weight`` (as
-        LogisticRegression does); it is not available in ``partial_fit``.
-""" + _SHARED_DOC_PARAMS + """
+        LogisticRegression does; SGDClassifier counts the rows, ignoring
+        ``sample_weight``); it is not available in ``partial_fit``.
+
+    epsilon : float, default=0.1
+        Threshold of the ``huber`` and epsilon-insensitive losses.
+""" + _SHARED_DOC_PARAMS.replace(
+        "power_t : float, default=0.25", "power_t : float, default=0.5"
+    ) + """
+    n_jobs : int or None, default=None
+        Accepted for compatibility with SGDClassifier, without effect: all
+        classes are updated in the same pass over the data (SGDClassifier
+        fits one binary problem per class, in parallel with ``n_jobs``).
+
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
@@ -391,8 +406,10 @@ class GDClassifier(_ClassifierMixinGD):
 
     _parameter_constraints: dict = {
         **BaseGD._parameter_constraints,
-        "loss": [StrOptions(set(CLASSIFICATION_LOSSES))],
+        "loss": [StrOptions(set(CLASSIFICATION_LOSSES + REGRESSION_LOSSES))],
         "class_weight": [StrOptions({"balanced"}), dict, None],
+        "epsilon": [Interval(Real, 0, None, closed="left")],
+        "n_jobs": [Integral, None],
     }
 
     def __init__(
@@ -403,11 +420,12 @@ class GDClassifier(_ClassifierMixinGD):
         alpha=1e-4,
         l1_ratio=0.15,
         class_weight=None,
+        epsilon=0.1,
         solver="auto",
         batch_size=DEFAULT_BATCH_SIZE,
         learning_rate="auto",
         eta0=0.01,
-        power_t=0.25,
+        power_t=0.5,
         momentum=0.0,
         nesterov=False,
         average=False,
@@ -421,12 +439,14 @@ class GDClassifier(_ClassifierMixinGD):
         random_state=None,
         verbose=0,
         warm_start=False,
+        n_jobs=None,
     ):
         self.loss = loss
         self.penalty = penalty
         self.alpha = alpha
         self.l1_ratio = l1_ratio
         self.class_weight = class_weight
+        self.epsilon = epsilon
         self.solver = solver
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -445,3 +465,4 @@ class GDClassifier(_ClassifierMixinGD):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.n_jobs = n_jobs

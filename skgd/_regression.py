@@ -135,10 +135,16 @@ _SHARED_DOC_PARAMS = """
         ``'auto'`` derives the step from the data: the problem is solved in
         standardised coordinates (dense input) with step ``1 / L`` from the
         smoothness constant ``L`` -- the same objective, on any feature scale.
+        In ``partial_fit`` the standardisation follows the running moments
+        of about the last 1000 rows and ``L`` is re-derived on every chunk,
+        so chunks may change scale.
         The explicit schedules run the textbook update on the raw features:
         ``'constant'``: ``eta0``; ``'optimal'``: ``1 / (alpha (t0 + t))``;
         ``'invscaling'``: ``eta0 / (t + 1) ** power_t``; ``'adaptive'``:
         ``eta0``, divided by 5 whenever the stopping rule would stop.
+        SGDClassifier's passive-aggressive ``'pa1'`` and ``'pa2'`` are
+        accepted by the parameter check but raise an error naming the
+        alternative (they are not gradient steps on this objective).
 
     eta0 : float, default=0.01
         Initial step of the explicit schedules.
@@ -154,8 +160,11 @@ _SHARED_DOC_PARAMS = """
         Use Nesterov's look-ahead gradient with momentum.
 
     average : bool or int, default=False
-        Averaged SGD: ``coef_`` is the running mean of the iterates (from the
-        first update if True, after ``average`` samples if an int).
+        Averaged SGD: ``coef_`` is the running mean of the iterates, from the
+        first update if True, and for an int from the update that brings
+        the number of samples seen to ``average`` (scikit-learn's ASGD:
+        ``average=10`` averages the iterates after updates 10, 11, ... of
+        ``solver='sgd'``; ``average=1`` is ``average=True``).
 
     fit_intercept : bool, default=True
         Whether to fit an (unpenalised) intercept.
@@ -254,8 +263,9 @@ class GDRegressor(_RegressorMixinGD):
     alpha : float, default=1e-4
         Strength of the penalty.
 
-    l1_ratio : float, default=0.15
-        The elastic-net mixing ``rho`` (used with ``penalty='elasticnet'``).
+    l1_ratio : float or None, default=0.15
+        The elastic-net mixing ``rho`` (used with ``penalty='elasticnet'``;
+        may be None for the other penalties, as in SGDRegressor).
 
     epsilon : float, default=0.1
         Threshold of the huber and epsilon-insensitive losses.

@@ -35,12 +35,18 @@ _REFERENCE_ROWS = 1024
 
 
 def _average_start(average, batch_size):
-    """Number of updates after which averaging starts (-1: no averaging)."""
+    """Number of updates after which averaging starts (-1: no averaging).
+
+    scikit-learn's ASGD: with ``average=a`` (True means 1) the average is
+    that of the iterates after the updates that reach ``a`` samples seen,
+    the a-th update included -- for one row per update, the average of
+    iterates ``a, a + 1, ..., t`` (so ``average=1`` is ``average=True``).
+    With mini-batches, averaging starts with the first update whose batch
+    reaches ``a`` samples: after ``ceil(a / batch_size) - 1`` updates.
+    """
     if average is False or average is None or average == 0:
         return -1
-    if average is True or average == 1:
-        return 0
-    return int(average) // batch_size
+    return -(-int(average) // batch_size) - 1
 
 
 def _step_constants(problem, state, options, batch_size):

@@ -28,8 +28,8 @@ import scipy.sparse as sp
 
 from ._fast._gradient import gradient_csr, gradient_dense
 from ._fast._utils import (
+    column_moments_csr,
     column_moments_dense,
-    column_sq_mean_csr,
     row_sq_norms_csr,
     row_sq_norms_dense,
 )
@@ -256,22 +256,9 @@ def batch_preconditioner(X, sample_weight, fit_intercept, whiten=False):
             if whitening is not None:
                 return whitening
         return Preconditioner.from_data(X, sample_weight, fit_intercept)
-    n, d = X.shape
-    total = sample_weight.sum()
-    # Weighted column sums from one fused pass (squared loss at w = 0, b = 1,
-    # y = 0: every residual is 1), accumulated in double for float32 too, no
-    # copy of X; stored zeros add exact zeros, so they change no bit.
-    sums, _ = np.empty((1, d)), np.empty(1)
-    zero_w = np.zeros((1, d))
-    _gradient_kernel(X)(np.zeros((n, 1)), sample_weight, zero_w, np.ones(1),
-                        zero_w, np.ones(1), sums, _, 0, 0.0)
-    mean = sums[0] / total
-    sq_mean = np.empty(d)
-    column_sq_mean_csr(X.data, X.indices, X.indptr, sample_weight, sq_mean)
-    var = sq_mean - mean**2
-    # One pass cannot resolve a spread below the rounding of sq_mean: such a
-    # column is constant as far as this is concerned and keeps step 1.
-    var[var <= 1e-8 * sq_mean] = 0.0
+    d = X.shape[1]
+    mean, var = np.empty(d), np.empty(d)
+    column_moments_csr(X.data, X.indices, X.indptr, sample_weight, mean, var)
     return Preconditioner.from_moments(mean, var, fit_intercept)
 
 
