@@ -20,7 +20,6 @@ from ._solver_common import (
 )
 from ._step_size import Preconditioner, RunningPreconditioner, stochastic_lipschitz
 
-
 # An epoch whose objective exceeds the objective at the start of the call
 # by this factor is diverging, even while it is still finite (a geometric
 # growth takes many epochs to overflow).  With learning_rate='auto' the step
@@ -61,7 +60,9 @@ def _step_constants(problem, state, options, batch_size):
     auto = options.learning_rate == "auto"
     if state.precond is None:
         if auto and not sp.issparse(X):
-            state.precond = RunningPreconditioner.from_data(X, sw, problem.fit_intercept)
+            state.precond = RunningPreconditioner.from_data(
+                X, sw, problem.fit_intercept
+            )
         else:
             state.precond = Preconditioner.identity(problem.n_features)
     elif auto and options.incremental:

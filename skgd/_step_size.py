@@ -156,7 +156,8 @@ class RunningPreconditioner(Preconditioner):
         # written as corrections of the running values: a chunk with the
         # same moments changes no bit (partial_fit on the same data is fit)
         self.mean = self.mean + share * delta
-        self.var = self.var + share * (var - self.var) + share * (1.0 - share) * delta**2
+        self.var = (self.var + share * (var - self.var)
+                    + share * (1.0 - share) * delta**2)
         self.rows = old + rows
         self._standardise()
 

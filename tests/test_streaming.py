@@ -174,7 +174,8 @@ def test_failed_partial_fit_keeps_the_previous_state(Est):
     assert_same_state(before, fitted_state(est))
     np.testing.assert_array_equal(est.predict(X), pred)
     # and it continues exactly as an estimator that never saw the failures
-    twin = Est(solver="sgd", random_state=0).partial_fit(X, y, **extra).partial_fit(X, y)
+    twin = Est(solver="sgd", random_state=0).partial_fit(X, y, **extra)
+    twin.partial_fit(X, y)
     est.partial_fit(X, y)
     twin.partial_fit(X, y)
     np.testing.assert_array_equal(est.coef_, twin.coef_)
@@ -203,8 +204,8 @@ def test_balanced_class_weight_raises_in_partial_fit_after_fit():
 # ---- item 7: the random stream lives in the state ---------------------------------
 @pytest.mark.parametrize(
     "Est, learning_rate",
-    [(GDClassifier, "constant"), (GDClassifier, "invscaling"), (GDClassifier, "optimal"),
-     (GDRegressor, "constant"), (GDRegressor, "invscaling")],
+    [(GDClassifier, "constant"), (GDClassifier, "invscaling"),
+     (GDClassifier, "optimal"), (GDRegressor, "constant"), (GDRegressor, "invscaling")],
 )
 @pytest.mark.parametrize("solver", ["sgd", "minibatch"])
 def test_partial_fit_epochs_equal_fit_with_shuffling(Est, solver, learning_rate):
