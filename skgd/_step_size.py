@@ -68,7 +68,7 @@ class Preconditioner:
         """Standardise dense X by its weighted mean and spread."""
         if sp.issparse(X):
             return cls.identity(X.shape[1])
-        _, mean, var = _chunk_moments(X, sample_weight)
+        mean, var = _chunk_moments(X, sample_weight)
         return cls.from_moments(mean, var, fit_intercept)
 
     @classmethod
@@ -143,12 +143,12 @@ class RunningPreconditioner(Preconditioner):
 
     @classmethod
     def from_data(cls, X, sample_weight, fit_intercept):
-        _, mean, var = _chunk_moments(X, sample_weight)
+        mean, var = _chunk_moments(X, sample_weight)
         return cls(float(X.shape[0]), mean, var, fit_intercept)
 
     def update(self, X, sample_weight):
         """Pool the moments of the chunk X into the (discounted) running ones."""
-        _, mean, var = _chunk_moments(X, sample_weight)
+        mean, var = _chunk_moments(X, sample_weight)
         rows = float(X.shape[0])
         old = min(self.rows, max(MOMENT_HORIZON_ROWS - rows, 0.0))
         share = rows / (old + rows)
@@ -167,11 +167,11 @@ class RunningPreconditioner(Preconditioner):
 
 
 def _chunk_moments(X, sample_weight):
-    """Weight sum, weighted column means and variances of dense X (two-pass)."""
+    """Weighted column means and variances of dense X (two-pass)."""
     d = X.shape[1]
     mean, var = np.empty(d), np.empty(d)
     column_moments_dense(X, sample_weight, mean, var)
-    return float(sample_weight.sum()), mean, var
+    return mean, var
 
 
 # Dense problems up to this many features are whitened for the batch solver:
