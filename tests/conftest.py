@@ -32,9 +32,8 @@ def openmp_threads():
     so at test time with ``SKGD_OPENMP=0`` (the variable that turns it off at
     build time): the thread tests are then skipped.
     """
-    from threadpoolctl import threadpool_limits
-
     from skgd._fast._gradient import max_threads
+    from threadpoolctl import threadpool_limits
 
     if os.environ.get("SKGD_OPENMP", "1") in ("", "0"):
         pytest.skip("skgd built without OpenMP (SKGD_OPENMP=0)")

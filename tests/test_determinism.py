@@ -5,23 +5,18 @@ inputs and the same ``random_state`` must give the same floating-point
 numbers, whatever ran before, alongside or in between (a pickle round trip).
 """
 
-import inspect
 import pickle
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from skgd_estimators import ESTIMATORS
 from sklearn.base import clone, is_classifier
 from sklearn.exceptions import NotFittedError
 
 import skgd
 
-ESTIMATORS = [
-    getattr(skgd, name)
-    for name in skgd.__all__
-    if inspect.isclass(getattr(skgd, name)) and hasattr(getattr(skgd, name), "fit")
-]
 SOLVERS = ["batch", "sgd", "minibatch"]
 STOCHASTIC = ["sgd", "minibatch"]
 

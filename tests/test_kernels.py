@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-
 from skgd._fast._gradient import gradient_csr, gradient_dense, n_blocks, planned_threads
 from skgd._fast._stochastic import epoch_csr, epoch_dense
+
 from skgd._objective import (
     LOSS_CODES,
     data_gradient,
@@ -44,16 +44,31 @@ def numerical_gradient(loss, y, p, h=1e-6):
     return grad
 
 
+# Distance of a prediction to the kink of a loss whose derivative jumps there
+# (epsilon = 0.3); the other losses are continuously differentiable.
+KINK_DISTANCE = {
+    "epsilon_insensitive": lambda Y, P: np.abs(np.abs(P - Y) - 0.3),
+    "hinge": lambda Y, P: np.abs(Y * P - 1.0),
+    "perceptron": lambda Y, P: np.abs(Y * P),
+}
+
+
 @pytest.mark.parametrize("loss", REGRESSION + BINARY + ["multinomial"])
 def test_reference_gradient_matches_finite_differences(loss):
     X, Y, _, W, b = make_problem(loss, K=3 if loss == "multinomial" else 1)
     P = X @ W.T + b
     _, grad = loss_and_gradient(loss, Y, P, 0.3)
-    num = numerical_gradient(loss, Y, P)
-    # kinks of the non-smooth losses are measure-zero: skip rows sitting on one
-    ok = np.all(np.abs(grad - num) < 1e-4, axis=1)
-    assert ok.mean() > 0.9
-    np.testing.assert_allclose(grad[ok], num[ok], atol=1e-5)
+    h = 1e-6
+    num = numerical_gradient(loss, Y, P, h)
+    # a central difference straddling a kink measures neither side: leave
+    # out the rows within h of one (none in practice: kinks are measure-zero)
+    near_kink = np.zeros(len(P), dtype=bool)
+    if loss in KINK_DISTANCE:
+        near_kink = np.any(KINK_DISTANCE[loss](Y, P) <= 2 * h, axis=1)
+    assert near_kink.sum() <= 1
+    # O(h^2) error where the second derivative exists, O(h) at huber's and
+    # the squared losses' curvature jumps
+    np.testing.assert_allclose(grad[~near_kink], num[~near_kink], rtol=1e-6, atol=1e-5)
 
 
 @pytest.mark.parametrize("loss", REGRESSION + BINARY + ["multinomial"])
