@@ -13,7 +13,9 @@ executable is not instrumented, so the sanitizer runtime must be preloaded::
     LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0 \
         python -m pytest tests/test_kernels.py
 
-(``detect_leaks=0``: CPython keeps objects alive until exit by design.)
+(``detect_leaks=0``: CPython keeps objects alive until exit by design.
+Signed integer overflow is not reported: CPython's compiler flags include
+``-fwrapv``, which defines it.)
 
 OpenMP is optional: the batch gradient (``skgd._fast._gradient``) runs its
 row blocks in parallel when the compiler can build and link an OpenMP
