@@ -65,7 +65,7 @@ class BaseGD(BaseEstimator):
         "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "l1_ratio": [Interval(Real, 0, 1, closed="both")],
-        "solver": [StrOptions({"auto", "batch", "sgd", "minibatch"})],
+        "solver": [StrOptions({"auto", "batch", "sgd", "minibatch", "saga"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [
             StrOptions({"auto", "constant", "optimal", "invscaling", "adaptive"})

@@ -22,6 +22,7 @@ Divergence guard: a non-finite objective or coefficient stops the fit with a
 """
 
 from ._batch import solve_batch
+from ._saga import solve_saga
 from ._sgd import solve_minibatch, solve_sgd
 from ._solver_common import (  # noqa: F401  (the solvers' shared types)
     OptimalityRule,
@@ -33,4 +34,9 @@ from ._solver_common import (  # noqa: F401  (the solvers' shared types)
     ValidationRule,
 )
 
-SOLVERS = {"batch": solve_batch, "sgd": solve_sgd, "minibatch": solve_minibatch}
+SOLVERS = {
+    "batch": solve_batch,
+    "sgd": solve_sgd,
+    "minibatch": solve_minibatch,
+    "saga": solve_saga,
+}
