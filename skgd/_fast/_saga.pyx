@@ -132,34 +132,27 @@ def fill_table_csr(const floating[::1] data, const index_t[::1] indices,
 cdef void step_dense(const floating* x, Py_ssize_t d, double dk, double drift_b,
                      double inv_n, const double* eta, const double* threshold,
                      const double* inv_shrink, const double* mu, bint l1,
-                     double* w, double* a, double* moved) noexcept nogil:
+                     double* w, double* a) noexcept nogil:
     """One output's SAGA step on a dense row, fused with the average update.
 
     ``w_j <- prox_j(w_j - eta_j (dk x_j + a_j - drift_b mu_j))`` with
     ``drift_b = dk + abar_b`` (the centring of the direction), then
-    ``a_j += dk x_j / n``.  ``moved`` receives ``sum_j (new_j - old_j) mu_j``
-    (the intercept's share of the change of variables).
+    ``a_j += dk x_j / n``.  No reduction runs along the loop, so that the
+    compiler can vectorise it.
     """
     cdef Py_ssize_t j
-    cdef double xj, wj, z, new, total = 0.0
+    cdef double xj
     if l1:
         for j in range(d):
             xj = x[j]
-            wj = w[j]
-            z = wj - eta[j] * (dk * xj + a[j] - drift_b * mu[j])
-            new = prox_coef(z, threshold[j], inv_shrink[j])
-            total += (new - wj) * mu[j]
-            w[j] = new
+            w[j] = prox_coef(w[j] - eta[j] * (dk * xj + a[j] - drift_b * mu[j]),
+                             threshold[j], inv_shrink[j])
             a[j] += dk * inv_n * xj
     else:
         for j in range(d):
             xj = x[j]
-            wj = w[j]
-            new = (wj - eta[j] * (dk * xj + a[j] - drift_b * mu[j])) * inv_shrink[j]
-            total += (new - wj) * mu[j]
-            w[j] = new
+            w[j] = (w[j] - eta[j] * (dk * xj + a[j] - drift_b * mu[j])) * inv_shrink[j]
             a[j] += dk * inv_n * xj
-    moved[0] = total
 
 
 def saga_epoch_dense(const floating[:, ::1] X, const double[:, ::1] Y,
@@ -182,28 +175,34 @@ def saga_epoch_dense(const floating[:, ::1] X, const double[:, ::1] Y,
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], K = W.shape[0]
     cdef Py_ssize_t n_steps = order.shape[0], r, i, k, j
-    cdef double s, dk, ab, moved = 0.0, inv_n = 1.0 / n
+    cdef double s, dk, ab, inv_n = 1.0 / n
     cdef double loss_sum = 0.0, weight_sum = 0.0
     cdef bint with_l1 = l1 > 0.0
-    cdef double* buf = <double*> PyMem_RawMalloc((3 * d + 2 * K) * sizeof(double))
-    cdef double *eta, *threshold, *inv_shrink, *p, *g
+    cdef double* buf = <double*> PyMem_RawMalloc((3 * d + 3 * K) * sizeof(double))
+    cdef double *eta, *threshold, *inv_shrink, *p, *g, *b_std
     cdef const floating* Xp = &X[0, 0] if n > 0 and d > 0 else NULL
+    cdef const double* mu = &center[0] if d > 0 else NULL
     if buf == NULL:
         raise MemoryError()
     eta, threshold, inv_shrink = buf, buf + d, buf + 2 * d
-    p, g = buf + 3 * d, buf + 3 * d + K
+    p, g, b_std = buf + 3 * d, buf + 3 * d + K, buf + 3 * d + 2 * K
     with nogil:
         for j in range(d):
             eta[j] = step * step_scale[j]
             threshold[j] = eta[j] * l1
             inv_shrink[j] = 1.0 / (1.0 + eta[j] * l2)
+        # the intercept of the standardised problem, b + W mu: the one SAGA
+        # steps on (the user's intercept is b_std - W mu)
+        for k in range(K):
+            b_std[k] = b[k] + dot_dense(mu, &W[k, 0], d)
         for r in range(n_steps):
             prefetch_row(Xp, d, &Y[0, 0], &table[0, 0], K, &order[0],
                          r + PREFETCH_DISTANCE, n_steps)
             i = order[r]
             s = sample_weight[i]
             for k in range(K):
-                p[k] = b[k] + dot_dense(Xp + i * d, &W[k, 0], d)
+                p[k] = (b_std[k] - dot_dense(mu, &W[k, 0], d)
+                        + dot_dense(Xp + i * d, &W[k, 0], d))
             loss_sum += s * row_loss_grad(loss, &Y[i, 0], p, g, K, epsilon)
             weight_sum += s
             for k in range(K):
@@ -211,27 +210,63 @@ def saga_epoch_dense(const floating[:, ::1] X, const double[:, ::1] Y,
                 dk = g[k] - table[i, k]
                 ab = abar_b[k]
                 step_dense(Xp + i * d, d, dk, dk + ab, inv_n, eta, threshold,
-                           inv_shrink, &center[0], with_l1, &W[k, 0], &abar[k, 0],
-                           &moved)
+                           inv_shrink, mu, with_l1, &W[k, 0], &abar[k, 0])
                 if fit_intercept:
-                    b[k] -= step * (dk + ab) + moved
+                    b_std[k] -= step * (dk + ab)
                 abar_b[k] = ab + dk * inv_n
                 table[i, k] = g[k]
+        for k in range(K):
+            b[k] = b_std[k] - dot_dense(mu, &W[k, 0], d)
     PyMem_RawFree(buf)
     return loss_sum, weight_sum
 
 
-cdef void catch_up_all(LazyPenalty* lp, double* W, const double* abar,
-                       Py_ssize_t* last, Py_ssize_t K, Py_ssize_t d) noexcept nogil:
+# CSR epochs keep, per feature, one record of 1 + 2K doubles: the update
+# index at which the feature was last brought up to date, then (w_kj, a_kj)
+# for every output.  Everything an update reads or writes for one non-zero
+# is then in one or two cache lines, instead of three arrays of d entries
+# missed one after the other (d is large where data are sparse).
+
+cdef inline Py_ssize_t record_size(Py_ssize_t K) noexcept nogil:
+    return 1 + 2 * K
+
+
+cdef void catch_up_all(LazyPenalty* lp, double* rec, Py_ssize_t K,
+                       Py_ssize_t d) noexcept nogil:
     """Flush the window: every coefficient true and up to date, scale 1."""
-    cdef Py_ssize_t k, j
-    for k in range(K):
-        for j in range(d):
-            W[k * d + j] = lp.scale * lazy_catch_up(lp, W[k * d + j],
-                                                    abar[k * d + j], last[j])
+    cdef Py_ssize_t k, j, R = record_size(K)
+    cdef double* f
     for j in range(d):
-        last[j] = 0
+        f = rec + j * R
+        for k in range(K):
+            f[1 + 2 * k] = lp.scale * lazy_catch_up(lp, f[1 + 2 * k], f[2 + 2 * k],
+                                                    <Py_ssize_t> f[0])
+        f[0] = 0.0
     lazy_reset(lp)
+
+
+cdef inline void catch_up_row(LazyPenalty* lp, double* rec, const index_t* cols,
+                              Py_ssize_t nnz, Py_ssize_t K) noexcept nogil:
+    """Bring the coefficients of a row's features up to date."""
+    cdef Py_ssize_t m, k, last, R = record_size(K)
+    cdef double* f
+    for m in range(nnz):
+        f = rec + cols[m] * R
+        last = <Py_ssize_t> f[0]
+        if last < lp.t:
+            for k in range(K):
+                f[1 + 2 * k] = lazy_catch_up(lp, f[1 + 2 * k], f[2 + 2 * k], last)
+            f[0] = lp.t
+
+
+cdef inline double dot_records(const floating* vals, const index_t* cols,
+                               Py_ssize_t nnz, const double* rec,
+                               Py_ssize_t R) noexcept nogil:
+    cdef Py_ssize_t m
+    cdef double total = 0.0
+    for m in range(nnz):
+        total += vals[m] * rec[cols[m] * R]
+    return total
 
 
 def saga_epoch_csr(const floating[::1] data, const index_t[::1] indices,
@@ -244,74 +279,74 @@ def saga_epoch_csr(const floating[::1] data, const index_t[::1] indices,
     """One SAGA epoch over the CSR rows ``order``, O(nnz) per update.
 
     The deferred (lazy) part of the updates is flushed every ``window``
-    updates; the extra memory is ``window + 1`` partial sums and one update
-    index per feature.  Returns ``(loss_sum, weight_sum)`` as
-    ``saga_epoch_dense``.
+    updates.  The extra memory is ``window + 1`` partial sums and the
+    feature records, ``(1 + 2K) d`` doubles.  Returns ``(loss_sum,
+    weight_sum)`` as ``saga_epoch_dense``.
     """
     cdef Py_ssize_t n = indptr.shape[0] - 1, K = W.shape[0], d = W.shape[1]
+    cdef Py_ssize_t R = record_size(K)
     cdef Py_ssize_t n_steps = order.shape[0], r, i, k, j, m, start, nnz
-    cdef double s, dk, unit, z, inv_n = 1.0 / n
+    cdef double s, dk, unit, threshold, inv_n = 1.0 / n
     cdef double loss_sum = 0.0, weight_sum = 0.0
     cdef const floating* vals = &data[0] if data.shape[0] > 0 else NULL
     cdef const index_t* cols = &indices[0] if indices.shape[0] > 0 else NULL
-    cdef double* Wp = &W[0, 0]
-    cdef double* ap = &abar[0, 0]
     cdef LazyPenalty lp
-    cdef double* buf
-    cdef Py_ssize_t* last = <Py_ssize_t*> PyMem_RawMalloc(max(d, 1) * sizeof(Py_ssize_t))
+    cdef double *f, *rec, *p, *g
     window = max(window, 1)
-    buf = <double*> PyMem_RawMalloc((window + 1 + 2 * K) * sizeof(double))
-    if buf == NULL or last == NULL:
-        PyMem_RawFree(buf)
-        PyMem_RawFree(last)
+    cdef double* buf = <double*> PyMem_RawMalloc(
+        (window + 1 + 2 * K + R * d) * sizeof(double))
+    if buf == NULL:
         raise MemoryError()
     lp.C, lp.capacity = buf, window
     lp.step, lp.l1, lp.shrink = step, l1, 1.0 + step * l2
-    cdef double* p = buf + window + 1
-    cdef double* g = p + K
+    p, g, rec = buf + window + 1, buf + window + 1 + K, buf + window + 1 + 2 * K
     with nogil:
         lazy_reset(&lp)
         for j in range(d):
-            last[j] = 0
+            rec[j * R] = 0.0
+            for k in range(K):
+                rec[j * R + 1 + 2 * k] = W[k, j]
+                rec[j * R + 2 + 2 * k] = abar[k, j]
         for r in range(n_steps):
             if lazy_full(&lp):
-                catch_up_all(&lp, Wp, ap, last, K, d)
+                catch_up_all(&lp, rec, K, d)
+            if r + PREFETCH_DISTANCE < n_steps:
+                i = order[r + PREFETCH_DISTANCE]
+                prefetch(cols + indptr[i])
+                prefetch(vals + indptr[i])
+                prefetch(&table[i, 0])
             i = order[r]
             start = indptr[i]
             nnz = indptr[i + 1] - start
-            # bring the row's coefficients up to date, then read them
-            for m in range(start, start + nnz):
-                j = cols[m]
-                if last[j] < lp.t:
-                    for k in range(K):
-                        Wp[k * d + j] = lazy_catch_up(&lp, Wp[k * d + j],
-                                                      ap[k * d + j], last[j])
-                    last[j] = lp.t
+            catch_up_row(&lp, rec, cols + start, nnz, K)
             s = sample_weight[i]
             for k in range(K):
-                p[k] = b[k] + lp.scale * dot_csr(vals + start, cols + start, nnz,
-                                                 Wp + k * d)
+                p[k] = b[k] + lp.scale * dot_records(vals + start, cols + start, nnz,
+                                                     rec + 1 + 2 * k, R)
             loss_sum += s * row_loss_grad(loss, &Y[i, 0], p, g, K, epsilon)
             weight_sum += s
             # this update on the row's coefficients now; on the others it
             # is the drift recorded by lazy_advance
             unit = lazy_unit(&lp)
+            threshold = unit * l1
             for k in range(K):
                 g[k] *= s * weight_scale
                 dk = g[k] - table[i, k]
                 for m in range(start, start + nnz):
-                    j = k * d + cols[m]
-                    z = Wp[j] - unit * (dk * vals[m] + ap[j])
-                    Wp[j] = prox_coef(z, unit * l1, 1.0)
-                    ap[j] += dk * inv_n * vals[m]
+                    f = rec + cols[m] * R + 2 * k
+                    f[1] = prox_coef(f[1] - unit * (dk * vals[m] + f[2]), threshold, 1.0)
+                    f[2] += dk * inv_n * vals[m]
                 if fit_intercept:
                     b[k] -= step * (dk + abar_b[k])
                 abar_b[k] += dk * inv_n
                 table[i, k] = g[k]
             for m in range(start, start + nnz):
-                last[cols[m]] = lp.t + 1
+                rec[cols[m] * R] = lp.t + 1
             lazy_advance(&lp)
-        catch_up_all(&lp, Wp, ap, last, K, d)
+        catch_up_all(&lp, rec, K, d)
+        for j in range(d):
+            for k in range(K):
+                W[k, j] = rec[j * R + 1 + 2 * k]
+                abar[k, j] = rec[j * R + 2 + 2 * k]
     PyMem_RawFree(buf)
-    PyMem_RawFree(last)
     return loss_sum, weight_sum
