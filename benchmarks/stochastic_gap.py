@@ -102,6 +102,7 @@ def estimator(kind, alpha, **kw):
 def make_problem(est, X, y):
     """The Problem of a fitted estimator (its objective, unit weights)."""
     n = X.shape[0]
+    X = X if sp.issparse(X) else np.ascontiguousarray(X, dtype=float)
     if isinstance(est, GDRidge):
         Y, loss, l2 = np.asarray(y, float)[:, None], "squared_error", est.alpha / n
     elif len(est.classes_) == 2:

@@ -34,14 +34,15 @@ cdef inline Py_ssize_t group_of(int loss, const double* y, const double* g,
     return best
 
 
-cdef inline void accumulate_row(int loss, const double* y, const double* p,
-                                const double* g, double value, double s,
-                                Py_ssize_t K, double epsilon, Py_ssize_t mode,
-                                const double* rho, double* T, double* A,
-                                double* coef) noexcept nogil:
-    """Group sums of one row; ``coef[k]`` receives the factor of x_i in G[.., k]
-    and ``coef[K + k]`` its group, ``coef[2K]`` is scratch."""
+cdef inline double accumulate_row(int loss, const double* y, const double* p,
+                                  double* g, double s, Py_ssize_t K, double epsilon,
+                                  Py_ssize_t mode, const double* rho, double* T,
+                                  double* A, double* coef) noexcept nogil:
+    """Loss and group sums of one row at the predictions ``p``; returns
+    ``s L``.  ``coef[k]`` receives the factor of x_i in G[.., k] and
+    ``coef[K + k]`` its group; ``g`` and ``coef[2K]`` are scratch."""
     cdef Py_ssize_t k, grp
+    cdef double value = row_loss_grad(loss, y, p, g, K, epsilon)
     for k in range(K):
         grp = group_of(loss, y, g, K, k)
         T[grp * K + k] += s * g[k]
@@ -54,6 +55,17 @@ cdef inline void accumulate_row(int loss, const double* y, const double* p,
         coef[K + k] = grp
     if loss == MULTINOMIAL:
         A[group_of(loss, y, g, K, 0) * K] -= s * value
+    return s * value
+
+
+cdef Py_ssize_t start_pass(double[:, :, ::1] G, double[:, ::1] T, double[:, ::1] A):
+    """Zero the outputs; return the mode: 0 per group, 1 weighted, 2 no G."""
+    T[:, :] = 0.0
+    A[:, :] = 0.0
+    if G.shape[0] == 0:
+        return 2
+    G[:, :, :] = 0.0
+    return 1 if G.shape[0] == 1 else 0
 
 
 def dual_pass_dense(const floating[:, ::1] X, const double[:, ::1] Y,
@@ -65,30 +77,23 @@ def dual_pass_dense(const floating[:, ::1] X, const double[:, ::1] Y,
 
     Returns ``sum_i s_i L_i``.  ``T``, ``A`` and ``G`` are overwritten.
     """
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], K = W.shape[0], i, k, j
-    cdef Py_ssize_t mode = 2 if G.shape[0] == 0 else (1 if G.shape[0] == 1 else 0)
-    cdef double s, value, total = 0.0
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], K = W.shape[0], i, k
+    cdef Py_ssize_t mode = start_pass(G, T, A)
+    cdef double s, total = 0.0
     cdef double* buf = <double*> PyMem_RawMalloc((4 * K + 1) * sizeof(double))
     cdef double *p, *g, *coef
     if buf == NULL:
         raise MemoryError()
     p, g, coef = buf, buf + K, buf + 2 * K
     with nogil:
-        for j in range(T.shape[0] * K):
-            T[0, j] = 0.0
-            A[0, j] = 0.0
-        for j in range(G.shape[0] * K * d):
-            G[0, 0, j] = 0.0
         for i in range(n):
             s = sample_weight[i]
             if s == 0.0:
                 continue
             for k in range(K):
                 p[k] = b[k] + dot_dense(&X[i, 0], &W[k, 0], d)
-            value = row_loss_grad(loss, &Y[i, 0], p, g, K, epsilon)
-            total += s * value
-            accumulate_row(loss, &Y[i, 0], p, g, value, s, K, epsilon, mode,
-                           &rho[0, 0], &T[0, 0], &A[0, 0], coef)
+            total += accumulate_row(loss, &Y[i, 0], p, g, s, K, epsilon, mode,
+                                    &rho[0, 0], &T[0, 0], &A[0, 0], coef)
             if mode == 2:
                 continue
             for k in range(K):
@@ -107,9 +112,9 @@ def dual_pass_csr(const floating[::1] data, const index_t[::1] indices,
                   double[:, ::1] T, double[:, ::1] A):
     """CSR version of ``dual_pass_dense``."""
     cdef Py_ssize_t n = indptr.shape[0] - 1, K = W.shape[0], d = W.shape[1]
-    cdef Py_ssize_t i, k, j, start, nnz
-    cdef Py_ssize_t mode = 2 if G.shape[0] == 0 else (1 if G.shape[0] == 1 else 0)
-    cdef double s, value, total = 0.0
+    cdef Py_ssize_t i, k, start, nnz
+    cdef Py_ssize_t mode = start_pass(G, T, A)
+    cdef double s, total = 0.0
     cdef const floating* vals = &data[0] if data.shape[0] > 0 else NULL
     cdef const index_t* cols = &indices[0] if indices.shape[0] > 0 else NULL
     cdef double* buf = <double*> PyMem_RawMalloc((4 * K + 1) * sizeof(double))
@@ -118,11 +123,6 @@ def dual_pass_csr(const floating[::1] data, const index_t[::1] indices,
         raise MemoryError()
     p, g, coef = buf, buf + K, buf + 2 * K
     with nogil:
-        for j in range(T.shape[0] * K):
-            T[0, j] = 0.0
-            A[0, j] = 0.0
-        for j in range(G.shape[0] * K * d):
-            G[0, 0, j] = 0.0
         for i in range(n):
             s = sample_weight[i]
             if s == 0.0:
@@ -131,10 +131,8 @@ def dual_pass_csr(const floating[::1] data, const index_t[::1] indices,
             nnz = indptr[i + 1] - start
             for k in range(K):
                 p[k] = b[k] + dot_csr(vals + start, cols + start, nnz, &W[k, 0])
-            value = row_loss_grad(loss, &Y[i, 0], p, g, K, epsilon)
-            total += s * value
-            accumulate_row(loss, &Y[i, 0], p, g, value, s, K, epsilon, mode,
-                           &rho[0, 0], &T[0, 0], &A[0, 0], coef)
+            total += accumulate_row(loss, &Y[i, 0], p, g, s, K, epsilon, mode,
+                                    &rho[0, 0], &T[0, 0], &A[0, 0], coef)
             if mode == 2:
                 continue
             for k in range(K):

@@ -53,6 +53,21 @@ cdef inline void prefetch_row(const floating* X, Py_ssize_t d, const double* Y,
         prefetch_span(table + i * K, K * sizeof(double))
 
 
+cdef inline double table_row(int loss, const double* y, const double* p, double* g,
+                             double s, double weight_scale, double inv_n,
+                             Py_ssize_t K, double epsilon, double* table_row,
+                             double* abar_b) noexcept nogil:
+    """Store one sample's scalars in its table row and add them to ``abar_b``;
+    leave in ``g`` their share of ``abar`` (divided by n).  Returns s L."""
+    cdef Py_ssize_t k
+    cdef double value = row_loss_grad(loss, y, p, g, K, epsilon)
+    for k in range(K):
+        table_row[k] = g[k] * s * weight_scale
+        abar_b[k] += table_row[k] * inv_n
+        g[k] = table_row[k] * inv_n
+    return s * value
+
+
 def fill_table_dense(const floating[:, ::1] X, const double[:, ::1] Y,
                      const double[::1] sample_weight, double weight_scale,
                      const double[:, ::1] W, const double[::1] b,
@@ -64,28 +79,25 @@ def fill_table_dense(const floating[:, ::1] X, const double[:, ::1] Y,
     their averages ``(1 / n) sum_i table[i] x_i`` and ``(1 / n) sum_i
     table[i]`` (the mean gradient).  Returns ``sum_i s_i L_i``.
     """
-    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], K = W.shape[0], i, k, j
+    cdef Py_ssize_t n = X.shape[0], d = X.shape[1], K = W.shape[0], i, k
     cdef double s, total = 0.0, inv_n = 1.0 / n
     cdef double* p = <double*> PyMem_RawMalloc(2 * K * sizeof(double))
     cdef double* g
     if p == NULL:
         raise MemoryError()
     g = p + K
+    abar[:, :] = 0.0
+    abar_b[:] = 0.0
     with nogil:
-        for j in range(K * d):
-            abar[0, j] = 0.0
-        for k in range(K):
-            abar_b[k] = 0.0
         for i in range(n):
             s = sample_weight[i]
             for k in range(K):
                 p[k] = b[k] + dot_dense(&X[i, 0], &W[k, 0], d)
-            total += s * row_loss_grad(loss, &Y[i, 0], p, g, K, epsilon)
+            total += table_row(loss, &Y[i, 0], p, g, s, weight_scale, inv_n, K,
+                               epsilon, &table[i, 0], &abar_b[0])
             for k in range(K):
-                table[i, k] = g[k] * s * weight_scale
-                if table[i, k] != 0.0:
-                    axpy_dense(table[i, k] * inv_n, &X[i, 0], &abar[k, 0], d)
-                    abar_b[k] += table[i, k] * inv_n
+                if g[k] != 0.0:
+                    axpy_dense(g[k], &X[i, 0], &abar[k, 0], d)
     PyMem_RawFree(p)
     return total
 
@@ -98,7 +110,7 @@ def fill_table_csr(const floating[::1] data, const index_t[::1] indices,
                    int loss, double epsilon):
     """CSR version of ``fill_table_dense``."""
     cdef Py_ssize_t n = indptr.shape[0] - 1, K = W.shape[0], d = W.shape[1]
-    cdef Py_ssize_t i, k, j, start, nnz
+    cdef Py_ssize_t i, k, start, nnz
     cdef double s, total = 0.0, inv_n = 1.0 / n
     cdef const floating* vals = &data[0] if data.shape[0] > 0 else NULL
     cdef const index_t* cols = &indices[0] if indices.shape[0] > 0 else NULL
@@ -107,24 +119,20 @@ def fill_table_csr(const floating[::1] data, const index_t[::1] indices,
     if p == NULL:
         raise MemoryError()
     g = p + K
+    abar[:, :] = 0.0
+    abar_b[:] = 0.0
     with nogil:
-        for j in range(K * d):
-            abar[0, j] = 0.0
-        for k in range(K):
-            abar_b[k] = 0.0
         for i in range(n):
             s = sample_weight[i]
             start = indptr[i]
             nnz = indptr[i + 1] - start
             for k in range(K):
                 p[k] = b[k] + dot_csr(vals + start, cols + start, nnz, &W[k, 0])
-            total += s * row_loss_grad(loss, &Y[i, 0], p, g, K, epsilon)
+            total += table_row(loss, &Y[i, 0], p, g, s, weight_scale, inv_n, K,
+                               epsilon, &table[i, 0], &abar_b[0])
             for k in range(K):
-                table[i, k] = g[k] * s * weight_scale
-                if table[i, k] != 0.0:
-                    axpy_csr(table[i, k] * inv_n, vals + start, cols + start, nnz,
-                             &abar[k, 0])
-                    abar_b[k] += table[i, k] * inv_n
+                if g[k] != 0.0:
+                    axpy_csr(g[k], vals + start, cols + start, nnz, &abar[k, 0])
     PyMem_RawFree(p)
     return total
 
