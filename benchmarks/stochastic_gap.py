@@ -11,7 +11,7 @@ until its gap is at most 1e-6, and the time of that run is reported.  A
 second table gives the time of one epoch of 'saga' and of 'sgd' (from fits
 of 1 and 4 epochs, so that set-up costs cancel).
 
-Run:  python benchmarks/stochastic_gap.py [--quick] [--no-sklearn]
+Run:  python benchmarks/stochastic_gap.py [--quick] [--no-sklearn] [--only NAME]
 """
 
 import argparse
@@ -157,9 +157,13 @@ def main():
     parser.add_argument("--quick", action="store_true", help="10x smaller problems")
     parser.add_argument("--no-sklearn", action="store_true",
                         help="skip LogisticRegression's time to the target gap")
+    parser.add_argument("--only", default="",
+                        help="run only the problems whose name contains this")
     args = parser.parse_args()
     rows, epochs = [], []
     for name, X, y, kind, alpha in problems(args.quick):
+        if args.only not in name:
+            continue
         ref = estimator(kind, alpha, solver="batch", tol=1e-8, max_iter=20_000)
         fit(ref, X, y)
         problem = make_problem(ref, X, y)
