@@ -40,8 +40,9 @@ def tfidf(n, d, nnz_row=43, seed=0):
     lengths = np.maximum(1, rng.poisson(nnz_row, n))
     indptr = np.r_[0, np.cumsum(lengths)]
     cols = rng.choice(d, size=indptr[-1], p=freq / freq.sum())
-    X = sp.csr_matrix((rng.geometric(0.6, size=indptr[-1]).astype(float), cols, indptr),
-                      shape=(n, d))
+    X = sp.csr_matrix(
+        (rng.geometric(0.6, size=indptr[-1]).astype(float), cols, indptr), shape=(n, d)
+    )
     X.sum_duplicates()
     idf = np.log((1 + n) / (1 + np.bincount(X.indices, minlength=d))) + 1
     X.data = np.log1p(X.data) * idf[X.indices]
@@ -83,12 +84,19 @@ def problems(quick):
     for std in (False, True):
         X, y = dense_logistic(n_big, 100, standardise=std)
         name = "standardised" if std else "raw"
-        yield f"L2-logistic, dense {n_big} x 100 ({name})", X, y, "clf", 1 / (10 * n_big)
+        yield (
+            f"L2-logistic, dense {n_big} x 100 ({name})",
+            X,
+            y,
+            "clf",
+            1 / (10 * n_big),
+        )
     X, y = dense_multinomial(n_mid, 50)
     yield f"multinomial (10 classes), dense {n_mid} x 50", X, y, "clf", 1 / (10 * n_mid)
     X, y = dense_regression(n_big, 100)
     yield f"ridge, dense {n_big} x 100 (Ridge alpha = 1)", X, y, "ridge", 1.0
     from sklearn.datasets import load_digits
+
     X, y = load_digits(return_X_y=True)
     yield "digits, multinomial (default alpha 1e-4)", X, y, "clf", 1e-4
 
@@ -111,8 +119,16 @@ def make_problem(est, X, y):
     else:
         Y = (y[:, None] == est.classes_[None]).astype(float)
         loss, l2 = "multinomial", est.alpha
-    return Problem(X=X, Y=Y, sample_weight=np.ones(n), loss=loss, epsilon=0.0,
-                   l1=0.0, l2=l2, fit_intercept=True)
+    return Problem(
+        X=X,
+        Y=Y,
+        sample_weight=np.ones(n),
+        loss=loss,
+        epsilon=0.0,
+        l1=0.0,
+        l2=l2,
+        fit_intercept=True,
+    )
 
 
 def fit(est, X, y):
@@ -129,8 +145,16 @@ def model(est):
 
 
 def value(problem, W, b):
-    return objective(problem.X, problem.Y, W, b, problem.sample_weight,
-                     problem.loss, problem.l1, problem.l2)
+    return objective(
+        problem.X,
+        problem.Y,
+        W,
+        b,
+        problem.sample_weight,
+        problem.loss,
+        problem.l1,
+        problem.l2,
+    )
 
 
 def sklearn_time_to_gap(solver, X, y, alpha, problem, f_star):
@@ -147,18 +171,28 @@ def sklearn_time_to_gap(solver, X, y, alpha, problem, f_star):
 
 
 def epoch_time(kind, alpha, solver, X, y):
-    times = [fit(estimator(kind, alpha, solver=solver, max_iter=m, tol=None,
-                           random_state=0), X, y) for m in (1, 4)]
+    times = [
+        fit(
+            estimator(kind, alpha, solver=solver, max_iter=m, tol=None, random_state=0),
+            X,
+            y,
+        )
+        for m in (1, 4)
+    ]
     return (times[1] - times[0]) / 3
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10x smaller problems")
-    parser.add_argument("--no-sklearn", action="store_true",
-                        help="skip LogisticRegression's time to the target gap")
-    parser.add_argument("--only", default="",
-                        help="run only the problems whose name contains this")
+    parser.add_argument(
+        "--no-sklearn",
+        action="store_true",
+        help="skip LogisticRegression's time to the target gap",
+    )
+    parser.add_argument(
+        "--only", default="", help="run only the problems whose name contains this"
+    )
     args = parser.parse_args()
     rows, epochs = [], []
     for name, X, y, kind, alpha in problems(args.quick):
@@ -170,19 +204,25 @@ def main():
         W, b = model(ref)
         gap, f_star = duality_gap(problem, W, b)
         f_star = min(f_star, value(problem, W, b))
-        print(f"{name}: F* = {f_star:.10g} (certified to {gap / f_star:.1e})", flush=True)
+        print(
+            f"{name}: F* = {f_star:.10g} (certified to {gap / f_star:.1e})", flush=True
+        )
         for solver in SOLVERS:
             est = estimator(kind, alpha, solver=solver, random_state=0)
             seconds = fit(est, X, y)
             g = (value(problem, *model(est)) - f_star) / f_star
-            rows.append((name, f"skgd {solver} (→ {est.solver_})", g, seconds,
-                         est.n_iter_))
+            rows.append(
+                (name, f"skgd {solver} (→ {est.solver_})", g, seconds, est.n_iter_)
+            )
             print("   ", rows[-1], flush=True)
         if kind == "clf" and problem.loss == "log_loss" and not args.no_sklearn:
             for solver in SKLEARN_SOLVERS:
-                seconds, g, tol = sklearn_time_to_gap(solver, X, y, alpha, problem, f_star)
-                rows.append((name, f"LogisticRegression {solver}, tol {tol:g}", g,
-                             seconds, ""))
+                seconds, g, tol = sklearn_time_to_gap(
+                    solver, X, y, alpha, problem, f_star
+                )
+                rows.append(
+                    (name, f"LogisticRegression {solver}, tol {tol:g}", g, seconds, "")
+                )
                 print("   ", rows[-1], flush=True)
         if kind == "clf" and X.shape[0] >= 10_000 and problem.loss == "log_loss":
             t_saga = epoch_time(kind, alpha, "saga", X, y)

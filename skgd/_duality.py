@@ -55,8 +55,18 @@ _NULL_VECTOR_RTOL = 1e-12
 
 def _dual_pass(problem, W, b, rho, G, T, A):
     X = problem.X
-    args = (problem.Y, problem.sample_weight, W, b, problem.loss_code,
-            problem.epsilon, rho, G, T, A)
+    args = (
+        problem.Y,
+        problem.sample_weight,
+        W,
+        b,
+        problem.loss_code,
+        problem.epsilon,
+        rho,
+        G,
+        T,
+        A,
+    )
     if sp.issparse(X):
         return dual_pass_csr(X.data, X.indices, X.indptr, *args)
     return dual_pass_dense(X, *args)

@@ -10,7 +10,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._duality import duality_gap
-from ._fast._saga import fill_table_csr, fill_table_dense, saga_epoch_csr, saga_epoch_dense
+from ._fast._saga import (
+    fill_table_csr,
+    fill_table_dense,
+    saga_epoch_csr,
+    saga_epoch_dense,
+)
 from ._fast._utils import shuffled_order
 from ._objective import penalty_value
 from ._solver_common import (
@@ -90,7 +95,9 @@ def _preconditioner(problem):
     """
     if sp.issparse(problem.X):
         return Preconditioner.identity(problem.n_features)
-    return Preconditioner.from_data(problem.X, problem.sample_weight, problem.fit_intercept)
+    return Preconditioner.from_data(
+        problem.X, problem.sample_weight, problem.fit_intercept
+    )
 
 
 def saga_step(problem, precond):
@@ -100,7 +107,9 @@ def saga_step(problem, precond):
     strong convexity the L2 penalty guarantees (its smallest per-feature
     strength in standardised coordinates).
     """
-    bounds = _row_bounds(problem.X, problem.sample_weight, precond, problem.fit_intercept)
+    bounds = _row_bounds(
+        problem.X, problem.sample_weight, precond, problem.fit_intercept
+    )
     lmax = loss_curvature(problem.loss) * float(bounds.max(initial=0.0))
     if not np.isfinite(lmax):
         raise ValueError(
@@ -127,8 +136,18 @@ class _Saga:
         self.abar, self.abar_b = np.empty((K, d)), np.empty(K)
         self.window = max(d, MIN_WINDOW)
         X, p = problem.X, problem
-        args = (p.Y, p.sample_weight, self.weight_scale, state.W, state.b,
-                self.table, self.abar, self.abar_b, p.loss_code, p.epsilon)
+        args = (
+            p.Y,
+            p.sample_weight,
+            self.weight_scale,
+            state.W,
+            state.b,
+            self.table,
+            self.abar,
+            self.abar_b,
+            p.loss_code,
+            p.epsilon,
+        )
         if sp.issparse(X):
             fill_table_csr(X.data, X.indices, X.indptr, *args)
         else:
@@ -136,15 +155,43 @@ class _Saga:
 
     def epoch(self, order):
         p, s, X = self.problem, self.state, self.problem.X
-        common = (p.Y, p.sample_weight, self.weight_scale, order, s.W, s.b,
-                  self.table, self.abar, self.abar_b)
+        common = (
+            p.Y,
+            p.sample_weight,
+            self.weight_scale,
+            order,
+            s.W,
+            s.b,
+            self.table,
+            self.abar,
+            self.abar_b,
+        )
         if sp.issparse(X):
-            return saga_epoch_csr(X.data, X.indices, X.indptr, *common, self.step,
-                                  p.l1, p.l2, p.loss_code, p.epsilon, p.fit_intercept,
-                                  self.window)
-        return saga_epoch_dense(X, *common, s.precond.step_scale, s.precond.center,
-                                self.step, p.l1, p.l2, p.loss_code, p.epsilon,
-                                p.fit_intercept)
+            return saga_epoch_csr(
+                X.data,
+                X.indices,
+                X.indptr,
+                *common,
+                self.step,
+                p.l1,
+                p.l2,
+                p.loss_code,
+                p.epsilon,
+                p.fit_intercept,
+                self.window,
+            )
+        return saga_epoch_dense(
+            X,
+            *common,
+            s.precond.step_scale,
+            s.precond.center,
+            self.step,
+            p.l1,
+            p.l2,
+            p.loss_code,
+            p.epsilon,
+            p.fit_intercept,
+        )
 
     def gradient_norm(self, W, b):
         """Norm of the full gradient in standardised coordinates (no penalty)."""
@@ -186,7 +233,9 @@ def solve_saga(problem, state, options):
         loop.rule = GapRule(gap_target(options.tol))
     else:
         # the gradient at the start is the table's average
-        start_w, start_b = state.precond.gradient_to_standardised(saga.abar, saga.abar_b)
+        start_w, start_b = state.precond.gradient_to_standardised(
+            saga.abar, saga.abar_b
+        )
         start_b = start_b if problem.fit_intercept else np.zeros_like(start_b)
         loop.rule.reference = math.sqrt(np.sum(start_w**2) + np.sum(start_b**2))
     schedule = _CheckSchedule(loop.rule.tol)
@@ -194,15 +243,21 @@ def solve_saga(problem, state, options):
     order = np.arange(n, dtype=np.intp)
     for epoch in range(1, options.max_iter + 1):
         if options.shuffle:
-            shuffled_order(order, int(rng.randint(np.iinfo(np.int64).max, dtype=np.int64)))
+            shuffled_order(
+                order, int(rng.randint(np.iinfo(np.int64).max, dtype=np.int64))
+            )
         loss_sum, weight_sum = saga.epoch(order)
         state.t += n
         measure = None
-        objective = loss_sum / weight_sum + penalty_value(state.W, problem.l1, problem.l2)
+        objective = loss_sum / weight_sum + penalty_value(
+            state.W, problem.l1, problem.l2
+        )
         if options.tol is not None and schedule.due(epoch):
             if penalised:
                 gap, objective = duality_gap(problem, state.W, state.b)
-                measure = gap / abs(objective) if objective else (0.0 if gap == 0 else np.inf)
+                measure = (
+                    gap / abs(objective) if objective else (0.0 if gap == 0 else np.inf)
+                )
                 schedule.record(epoch, measure)
             else:
                 measure, objective = saga.gradient_norm(state.W, state.b)

@@ -16,8 +16,23 @@ def _prox(Z, step, l1, l2):
     return np.sign(Z) * np.maximum(np.abs(Z) - step * l1, 0.0) / (1.0 + step * l2)
 
 
-def saga_reference(X, Y, sample_weight, orders, W, b, *, step, l1, l2, loss,
-                   epsilon, fit_intercept, step_scale=None, center=None):
+def saga_reference(
+    X,
+    Y,
+    sample_weight,
+    orders,
+    W,
+    b,
+    *,
+    step,
+    l1,
+    l2,
+    loss,
+    epsilon,
+    fit_intercept,
+    step_scale=None,
+    center=None,
+):
     """Run SAGA epochs (one per entry of ``orders``) from (W, b); return (W, b).
 
     The table starts at the gradients of every sample at (W, b).
@@ -38,7 +53,9 @@ def saga_reference(X, Y, sample_weight, orders, W, b, *, step, l1, l2, loss,
     avg, avg_b = table.T @ Xt / n, table.mean(axis=0)
     for order in orders:
         for i in order:
-            _, g = loss_and_gradient(loss, Y[i:i + 1], (Xt[i] @ Wt.T + bt)[None], epsilon)
+            _, g = loss_and_gradient(
+                loss, Y[i : i + 1], (Xt[i] @ Wt.T + bt)[None], epsilon
+            )
             g = g[0] * relative[i]
             delta = g - table[i]
             Wt = _prox(Wt - step * (np.outer(delta, Xt[i]) + avg), step, l1_t, l2_t)

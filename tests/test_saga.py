@@ -3,20 +3,31 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from saga_reference import saga_reference
+from skgd._fast._saga import (
+    fill_table_csr,
+    fill_table_dense,
+    saga_epoch_csr,
+    saga_epoch_dense,
+)
 from sklearn.linear_model import Lasso, LogisticRegression, Ridge
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from saga_reference import saga_reference
 from skgd import GDClassifier, GDElasticNet, GDLasso, GDRegressor, GDRidge
 from skgd._base import AUTO_SAGA_MIN_SAMPLES
 from skgd._duality import duality_gap
-from skgd._fast._saga import (fill_table_csr, fill_table_dense, saga_epoch_csr,
-                              saga_epoch_dense)
 from skgd._objective import LOSS_CODES, objective
 from skgd._solver_common import Problem
 
-SMOOTH = ["squared_error", "huber", "squared_epsilon_insensitive", "log_loss",
-          "squared_hinge", "modified_huber", "multinomial"]
+SMOOTH = [
+    "squared_error",
+    "huber",
+    "squared_epsilon_insensitive",
+    "log_loss",
+    "squared_hinge",
+    "modified_huber",
+    "multinomial",
+]
 
 
 def _targets(loss, rng, n, K):
@@ -33,8 +44,23 @@ def _sparse_data(rng, n, d, density=0.3):
     return X
 
 
-def _run_kernel(X, Y, sw, orders, W, b, step, l1, l2, loss, fit_intercept,
-                step_scale=None, center=None, window=7, epsilon=0.3):
+def _run_kernel(
+    X,
+    Y,
+    sw,
+    orders,
+    W,
+    b,
+    step,
+    l1,
+    l2,
+    loss,
+    fit_intercept,
+    step_scale=None,
+    center=None,
+    window=7,
+    epsilon=0.3,
+):
     n, d = X.shape
     K = W.shape[0]
     W, b = W.copy(), b.copy()
@@ -42,30 +68,84 @@ def _run_kernel(X, Y, sw, orders, W, b, step, l1, l2, loss, fit_intercept,
     scale = 1.0 / sw.mean()
     code = LOSS_CODES[loss]
     if sp.issparse(X):
-        fill_table_csr(X.data, X.indices, X.indptr, Y, sw, scale, W, b, table, abar,
-                       abar_b, code, epsilon)
+        fill_table_csr(
+            X.data,
+            X.indices,
+            X.indptr,
+            Y,
+            sw,
+            scale,
+            W,
+            b,
+            table,
+            abar,
+            abar_b,
+            code,
+            epsilon,
+        )
         for order in orders:
-            saga_epoch_csr(X.data, X.indices, X.indptr, Y, sw, scale, order, W, b,
-                           table, abar, abar_b, step, l1, l2, code, epsilon,
-                           fit_intercept, window)
+            saga_epoch_csr(
+                X.data,
+                X.indices,
+                X.indptr,
+                Y,
+                sw,
+                scale,
+                order,
+                W,
+                b,
+                table,
+                abar,
+                abar_b,
+                step,
+                l1,
+                l2,
+                code,
+                epsilon,
+                fit_intercept,
+                window,
+            )
     else:
         fill_table_dense(X, Y, sw, scale, W, b, table, abar, abar_b, code, epsilon)
         for order in orders:
-            saga_epoch_dense(X, Y, sw, scale, order, W, b, table, abar, abar_b,
-                             step_scale, center, step, l1, l2, code, epsilon,
-                             fit_intercept)
+            saga_epoch_dense(
+                X,
+                Y,
+                sw,
+                scale,
+                order,
+                W,
+                b,
+                table,
+                abar,
+                abar_b,
+                step_scale,
+                center,
+                step,
+                l1,
+                l2,
+                code,
+                epsilon,
+                fit_intercept,
+            )
     return W, b
 
 
 @pytest.mark.parametrize("loss", SMOOTH)
-@pytest.mark.parametrize("penalty", [(0.0, 0.05), (0.02, 0.0), (0.01, 0.03), (0.0, 0.0)])
+@pytest.mark.parametrize(
+    "penalty", [(0.0, 0.05), (0.02, 0.0), (0.01, 0.03), (0.0, 0.0)]
+)
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("sparse", [False, True])
 def test_kernel_equals_reference(loss, penalty, fit_intercept, sparse):
     rng = np.random.RandomState(0)
     n, d = 40, 9
     K = 3 if loss == "multinomial" else 2
-    X = _sparse_data(rng, n, d) if sparse else rng.randn(n, d) * rng.uniform(0.5, 3, d) + 1
+    X = (
+        _sparse_data(rng, n, d)
+        if sparse
+        else rng.randn(n, d) * rng.uniform(0.5, 3, d) + 1
+    )
     Y = _targets(loss, rng, n, K)
     sw = rng.uniform(0.2, 2.0, n)
     W0, b0 = rng.randn(K, d) * 0.3, rng.randn(K) * 0.3 * fit_intercept
@@ -79,9 +159,24 @@ def test_kernel_equals_reference(loss, penalty, fit_intercept, sparse):
         scale_ = rng.uniform(0.3, 2.0, d)
         center = rng.randn(d) if fit_intercept else np.zeros(d)
         kw = {"step_scale": scale_, "center": center}
-    W, b = _run_kernel(X, Y, sw, orders, W0, b0, step, l1, l2, loss, fit_intercept, **kw)
-    W_ref, b_ref = saga_reference(X, Y, sw, orders, W0, b0, step=step, l1=l1, l2=l2,
-                                  loss=loss, epsilon=0.3, fit_intercept=fit_intercept, **kw)
+    W, b = _run_kernel(
+        X, Y, sw, orders, W0, b0, step, l1, l2, loss, fit_intercept, **kw
+    )
+    W_ref, b_ref = saga_reference(
+        X,
+        Y,
+        sw,
+        orders,
+        W0,
+        b0,
+        step=step,
+        l1=l1,
+        l2=l2,
+        loss=loss,
+        epsilon=0.3,
+        fit_intercept=fit_intercept,
+        **kw,
+    )
     np.testing.assert_allclose(W, W_ref, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(b, b_ref, rtol=1e-10, atol=1e-12)
     if l1 > 0:
@@ -101,11 +196,34 @@ def test_lazy_l1_crossing_zero():
     W0, b0 = rng.randn(1, d), np.zeros(1)
     orders = [rng.permutation(n) for _ in range(2)]
     for window in (1, 5, 1000):
-        W, b = _run_kernel(X, Y, sw, orders, W0, b0, 0.3, 0.05, 0.01, "squared_error",
-                           True, window=window)
-        W_ref, b_ref = saga_reference(X, Y, sw, orders, W0, b0, step=0.3, l1=0.05,
-                                      l2=0.01, loss="squared_error", epsilon=0.3,
-                                      fit_intercept=True)
+        W, b = _run_kernel(
+            X,
+            Y,
+            sw,
+            orders,
+            W0,
+            b0,
+            0.3,
+            0.05,
+            0.01,
+            "squared_error",
+            True,
+            window=window,
+        )
+        W_ref, b_ref = saga_reference(
+            X,
+            Y,
+            sw,
+            orders,
+            W0,
+            b0,
+            step=0.3,
+            l1=0.05,
+            l2=0.01,
+            loss="squared_error",
+            epsilon=0.3,
+            fit_intercept=True,
+        )
         np.testing.assert_allclose(W, W_ref, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(b, b_ref, rtol=1e-10, atol=1e-12)
 
@@ -119,8 +237,9 @@ def test_dense_equals_csr_without_preconditioner():
     orders = [rng.permutation(50) for _ in range(2)]
     args = (Y, sw, orders, W0, b0, 0.05, 0.01, 0.02, "log_loss", True)
     W_csr, b_csr = _run_kernel(X, *args)
-    W_dense, b_dense = _run_kernel(X.toarray(), *args, step_scale=np.ones(12),
-                                   center=np.zeros(12))
+    W_dense, b_dense = _run_kernel(
+        X.toarray(), *args, step_scale=np.ones(12), center=np.zeros(12)
+    )
     np.testing.assert_allclose(W_csr, W_dense, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(b_csr, b_dense, rtol=1e-12, atol=1e-14)
 
@@ -143,11 +262,21 @@ def test_ridge_optimum(sparse):
     # GDRidge(alpha) is Ridge(alpha): the mean-loss l2 is alpha / sum(sw)
     est = GDRidge(alpha=3.0, solver="saga", random_state=0).fit(X, y, sample_weight=sw)
     ref = Ridge(alpha=3.0, tol=1e-12, solver="lsqr" if sparse else "auto").fit(
-        X, y, sample_weight=sw)
+        X, y, sample_weight=sw
+    )
     Xd = X.toarray() if sparse else X
-    gap = _relative_gap(Xd, y[:, None], est.coef_[None], [est.intercept_],
-                        ref.coef_[None], [ref.intercept_], "squared_error", 0.0,
-                        3.0 / sw.sum(), sw)
+    gap = _relative_gap(
+        Xd,
+        y[:, None],
+        est.coef_[None],
+        [est.intercept_],
+        ref.coef_[None],
+        [ref.intercept_],
+        "squared_error",
+        0.0,
+        3.0 / sw.sum(),
+        sw,
+    )
     assert est.solver_ == "saga"
     assert -1e-9 < gap <= 1e-6
 
@@ -165,8 +294,17 @@ def test_lasso_optimum_and_exact_zeros(sparse):
     est = GDLasso(alpha=0.1, solver="saga", random_state=0).fit(X, y)
     ref = Lasso(alpha=0.1, tol=1e-14, max_iter=100000).fit(X, y)
     Xd = X.toarray() if sparse else X
-    gap = _relative_gap(Xd, y[:, None], est.coef_[None], [est.intercept_],
-                        ref.coef_[None], [ref.intercept_], "squared_error", 0.1, 0.0)
+    gap = _relative_gap(
+        Xd,
+        y[:, None],
+        est.coef_[None],
+        [est.intercept_],
+        ref.coef_[None],
+        [ref.intercept_],
+        "squared_error",
+        0.1,
+        0.0,
+    )
     assert -1e-9 < gap <= 1e-6
     # the support is the Lasso's, with exact zeros
     assert np.array_equal(est.coef_ == 0, ref.coef_ == 0)
@@ -189,8 +327,9 @@ def test_logistic_optimum(sparse, n_classes):
         Y, loss = np.where(y == 1, 1.0, -1.0)[:, None], "log_loss"
     else:
         Y, loss = np.eye(n_classes)[y], "multinomial"
-    gap = _relative_gap(Xd, Y, est.coef_, est.intercept_, ref.coef_, ref.intercept_,
-                        loss, 0.0, alpha)
+    gap = _relative_gap(
+        Xd, Y, est.coef_, est.intercept_, ref.coef_, ref.intercept_, loss, 0.0, alpha
+    )
     assert -1e-9 < gap <= 1e-6
 
 
@@ -200,7 +339,8 @@ def test_float32_close_to_float64():
     y = (X @ rng.randn(8) > 0).astype(int)
     est64 = GDClassifier(solver="saga", alpha=1e-2, random_state=0, tol=1e-4).fit(X, y)
     est32 = GDClassifier(solver="saga", alpha=1e-2, random_state=0, tol=1e-4).fit(
-        X.astype(np.float32), y)
+        X.astype(np.float32), y
+    )
     assert est32.coef_.dtype == np.float32
     np.testing.assert_allclose(est32.coef_, est64.coef_, rtol=1e-4, atol=1e-5)
 
@@ -211,8 +351,17 @@ def test_unpenalised_stops_on_gradient_norm():
     y = X @ rng.randn(5) + 0.1 * rng.randn(200)
     est = GDRegressor(solver="saga", penalty=None, tol=1e-6, random_state=0).fit(X, y)
     exact = np.linalg.lstsq(np.c_[X, np.ones(200)], y, rcond=None)[0]
-    gap = _relative_gap(X, y[:, None], est.coef_[None], [est.intercept_],
-                        exact[None, :-1], [exact[-1]], "squared_error", 0.0, 0.0)
+    gap = _relative_gap(
+        X,
+        y[:, None],
+        est.coef_[None],
+        [est.intercept_],
+        exact[None, :-1],
+        [exact[-1]],
+        "squared_error",
+        0.0,
+        0.0,
+    )
     # the gradient norm fell by 1e-6: the objective gap by about its square
     assert -1e-12 < gap <= 1e-10
     assert est.n_iter_ < 1000
@@ -229,15 +378,29 @@ def test_duality_gap_bounds_the_objective_gap():
     ]:
         K = Y.shape[1]
         sw = rng.uniform(0.5, 2, n)
-        problem = Problem(X=X, Y=Y, sample_weight=sw, loss=loss, epsilon=0.1,
-                          l1=l1, l2=l2, fit_intercept=True)
+        problem = Problem(
+            X=X,
+            Y=Y,
+            sample_weight=sw,
+            loss=loss,
+            epsilon=0.1,
+            l1=l1,
+            l2=l2,
+            fit_intercept=True,
+        )
         est_W, est_b = np.zeros((K, d)), np.zeros(K)
         # the optimum by a long, tight SAGA run (its gap certifies it)
         from skgd._saga import solve_saga
         from skgd._solver_common import SolverOptions, SolverState
+
         state = SolverState(W=est_W, b=est_b)
-        solve_saga(problem, state, SolverOptions(tol=1e-8, max_iter=5000,
-                                                 random_state=np.random.RandomState(0)))
+        solve_saga(
+            problem,
+            state,
+            SolverOptions(
+                tol=1e-8, max_iter=5000, random_state=np.random.RandomState(0)
+            ),
+        )
         gap_star, f_star = duality_gap(problem, state.W, state.b)
         assert gap_star <= 1e-12 * f_star
         for _ in range(5):
@@ -255,14 +418,18 @@ def _expected_failures(estimator):
         return {}
     return {
         name: "stops at a certified relative gap of 1e-6, not at the exact optimum"
-        for name in ("check_sample_weight_equivalence_on_dense_data",
-                     "check_sample_weight_equivalence_on_sparse_data")
+        for name in (
+            "check_sample_weight_equivalence_on_dense_data",
+            "check_sample_weight_equivalence_on_sparse_data",
+        )
     }
 
 
 @parametrize_with_checks(
-    [Est(solver="saga", random_state=0)
-     for Est in (GDRegressor, GDRidge, GDLasso, GDElasticNet, GDClassifier)],
+    [
+        Est(solver="saga", random_state=0)
+        for Est in (GDRegressor, GDRidge, GDLasso, GDElasticNet, GDClassifier)
+    ],
     expected_failed_checks=_expected_failures,
 )
 def test_sklearn_compatible(estimator, check):
