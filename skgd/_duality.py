@@ -36,8 +36,8 @@ skgd, and of the multinomial loss on one-hot targets) give
   :math:`\\|V\\|_\\infty \\le \\ell_1`), every factor is further multiplied by
   :math:`\\min(1, \\ell_1 / \\|V\\|_\\infty)`.
 
-The gap costs one pass over X (two for the multinomial loss when the
-per-class gradient sums would not fit in ``n_samples * n_outputs`` doubles).
+The gap costs one pass over X (two for the multinomial loss with more than
+``MAX_GROUPS`` classes, whose per-class gradient sums are not kept).
 Without any penalty the dual is feasible only at the optimum itself: no
 bound is returned (``inf``).
 """
@@ -51,6 +51,9 @@ from ._objective import penalty_value
 # A group-factor vector whose smallest entry is below this (relative to the
 # largest) is taken as having a zero there: the rounding of the null vector.
 _NULL_VECTOR_RTOL = 1e-12
+# Gradient sums kept per group in one pass for at most this many groups (the
+# multinomial loss has one group per class).
+MAX_GROUPS = 8
 
 
 def _dual_pass(problem, W, b, rho, G, T, A):
@@ -112,7 +115,9 @@ def duality_gap(problem, W, b):
     K, d = W.shape
     multinomial = problem.loss == "multinomial"
     n_groups = K if multinomial else 2
-    per_group = n_groups * K * d <= max(2 * K * d, problem.n_samples * K)
+    # the per-group gradient sums take n_groups * K * d doubles: O(K d) up to
+    # MAX_GROUPS groups, beyond which a second pass weights the gradient
+    per_group = n_groups <= MAX_GROUPS
     G = np.empty((n_groups if per_group else 0, K, d))
     T, A = np.empty((n_groups, K)), np.empty((n_groups, K))
     ones = np.ones((n_groups, K))

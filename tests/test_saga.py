@@ -445,3 +445,30 @@ def test_auto_picks_saga_on_large_dense_smooth_problems():
     assert GDClassifier(max_iter=3).fit(X[:-1], y[:-1]).solver_ == "batch"
     # partial_fit streams: no table over the whole data
     assert GDClassifier().partial_fit(X, y, classes=[0, 1]).solver_ == "minibatch"
+
+
+def test_duality_gap_one_pass_equals_two_passes(monkeypatch):
+    # multinomial: per-class gradient sums in one pass, or a second pass
+    # weighted by the class factors (more classes than MAX_GROUPS)
+    import skgd._duality as duality
+
+    rng = np.random.RandomState(10)
+    n, d, K = 120, 7, 4
+    X = rng.randn(n, d)
+    Y = np.eye(K)[rng.randint(K, size=n)]
+    problem = Problem(
+        X=X,
+        Y=Y,
+        sample_weight=rng.uniform(0.5, 2, n),
+        loss="multinomial",
+        epsilon=0.0,
+        l1=0.01,
+        l2=0.02,
+        fit_intercept=True,
+    )
+    W, b = rng.randn(K, d) * 0.3, rng.randn(K)
+    one = duality_gap(problem, W, b)
+    monkeypatch.setattr(duality, "MAX_GROUPS", 1)
+    two = duality_gap(problem, W, b)
+    np.testing.assert_allclose(two, one, rtol=1e-12)
+    assert np.isfinite(one[0]) and one[0] > 0
