@@ -472,3 +472,17 @@ def test_duality_gap_one_pass_equals_two_passes(monkeypatch):
     two = duality_gap(problem, W, b)
     np.testing.assert_allclose(two, one, rtol=1e-12)
     assert np.isfinite(one[0]) and one[0] > 0
+
+
+def test_partial_fit_and_warm_start():
+    rng = np.random.RandomState(11)
+    X = rng.randn(300, 4)
+    y = (X[:, 0] + 0.5 * rng.randn(300) > 0).astype(int)
+    est = GDClassifier(solver="saga", random_state=0)
+    for _ in range(3):
+        est.partial_fit(X, y, classes=[0, 1])
+    # one SAGA epoch per call, from a table filled at the current model
+    assert est.solver_ == "saga" and est.n_iter_ == 3 and len(est.loss_curve_) == 3
+    full = GDClassifier(solver="saga", random_state=0, warm_start=True).fit(X, y)
+    # a warm start from the optimum certifies it after one epoch
+    assert full.fit(X, y).n_iter_ == 1
