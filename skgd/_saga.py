@@ -166,32 +166,13 @@ class _Saga:
             self.abar,
             self.abar_b,
         )
+        settings = (self.step, p.l1, p.l2, p.loss_code, p.epsilon, p.fit_intercept)
         if sp.issparse(X):
             return saga_epoch_csr(
-                X.data,
-                X.indices,
-                X.indptr,
-                *common,
-                self.step,
-                p.l1,
-                p.l2,
-                p.loss_code,
-                p.epsilon,
-                p.fit_intercept,
-                self.window,
+                X.data, X.indices, X.indptr, *common, *settings, self.window
             )
-        return saga_epoch_dense(
-            X,
-            *common,
-            s.precond.step_scale,
-            s.precond.center,
-            self.step,
-            p.l1,
-            p.l2,
-            p.loss_code,
-            p.epsilon,
-            p.fit_intercept,
-        )
+        precond = (s.precond.step_scale, s.precond.center)
+        return saga_epoch_dense(X, *common, *precond, *settings)
 
     def gradient_norm(self, W, b):
         """Norm of the full gradient in standardised coordinates (no penalty)."""
