@@ -35,8 +35,8 @@ from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc
 from skgd._fast._loss cimport row_loss_grad
 from skgd._fast._penalty cimport (LazyPenalty, lazy_advance, lazy_catch_up,
                                   lazy_full, lazy_reset, lazy_unit, prox_coef)
-from skgd._fast._rows cimport (PREFETCH_DISTANCE, axpy_csr, axpy_dense, dot_csr,
-                               dot_dense, floating, index_t, prefetch,
+from skgd._fast._rows cimport (PREFETCH_DISTANCE, axpy_csr, axpy_dense, dot2_dense,
+                               dot_csr, dot_dense, floating, index_t, prefetch,
                                prefetch_span)
 
 
@@ -201,6 +201,16 @@ cdef inline void step_dense(const floating* x, Py_ssize_t d, double dk, double d
                          l1, w, a)
 
 
+cdef inline double centred_dot(const floating* x, const double* mu, const double* w,
+                               Py_ssize_t d) noexcept nogil:
+    """``w . x - w . mu``; for float64 rows both in one pass over w."""
+    cdef double wx, wm
+    if floating is double:
+        dot2_dense(w, x, mu, d, &wx, &wm)
+        return wx - wm
+    return dot_dense(x, w, d) - dot_dense(mu, w, d)
+
+
 def saga_epoch_dense(const floating[:, ::1] X, const double[:, ::1] Y,
                      const double[::1] sample_weight, double weight_scale,
                      const Py_ssize_t[::1] order, double[:, ::1] W, double[::1] b,
@@ -247,8 +257,7 @@ def saga_epoch_dense(const floating[:, ::1] X, const double[:, ::1] Y,
             i = order[r]
             s = sample_weight[i]
             for k in range(K):
-                p[k] = (b_std[k] - dot_dense(mu, &W[k, 0], d)
-                        + dot_dense(Xp + i * d, &W[k, 0], d))
+                p[k] = b_std[k] + centred_dot(Xp + i * d, mu, &W[k, 0], d)
             loss_sum += s * row_loss_grad(loss, &Y[i, 0], p, g, K, epsilon)
             weight_sum += s
             for k in range(K):
