@@ -85,6 +85,8 @@ extensions = [
     Extension("skgd._fast._gradient", ["skgd/_fast/_gradient.pyx"]),
     Extension("skgd._fast._stochastic", ["skgd/_fast/_stochastic.pyx"]),
     Extension("skgd._fast._utils", ["skgd/_fast/_utils.pyx"]),
+    Extension("skgd._fast._saga", ["skgd/_fast/_saga.pyx"]),
+    Extension("skgd._fast._duality", ["skgd/_fast/_duality.pyx"]),
 ]
 for ext in extensions:
     ext.extra_compile_args = ["-O3"] if not DEBUG else ["-O0", "-g"]
