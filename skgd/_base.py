@@ -21,6 +21,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from . import _dask
+from ._dask import is_dask_collection
 from ._objective import penalty_strengths
 from ._solvers import SOLVERS, Problem, SolverOptions, SolverState
 
@@ -223,6 +225,8 @@ class BaseGD(BaseEstimator):
     def _fit(self, X, y, sample_weight=None, coef_init=None, intercept_init=None,
              incremental=False, classes=None):
         """Fit (or, with ``incremental``, run one more epoch) on X, y."""
+        if is_dask_collection(X):
+            return _dask.fit(self, X, y, sample_weight, coef_init, intercept_init, incremental)
         first_call = not (incremental and hasattr(self, "_solver_state"))
         if incremental and first_call and self.early_stopping:
             # as SGDRegressor/SGDClassifier.partial_fit: silently ignoring it

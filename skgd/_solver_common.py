@@ -61,6 +61,10 @@ class Problem:
     def smooth(self):
         return CURVATURE[self.loss] is not None
 
+    def target_mean(self):
+        """Weighted mean of the targets, shape (n_outputs,)."""
+        return (self.sample_weight / self.sample_weight.sum()) @ self.Y
+
     def gradient_pass(self, W, b, W_eval=None, b_eval=None):
         """Mean gradient at (W, b) and objective at (W_eval, b_eval), one pass."""
         W_eval = W if W_eval is None else W_eval
@@ -332,8 +336,7 @@ def _initialise_intercept(problem, state):
     fresh = state.t == 0 and not np.any(state.W) and not np.any(state.b)
     if not (fresh and problem.fit_intercept):
         return
-    weights = problem.sample_weight / problem.sample_weight.sum()
-    mean = weights @ problem.Y
+    mean = problem.target_mean()
     if problem.loss == "squared_error":
         state.b[:] = mean
     elif problem.loss == "log_loss":

@@ -1,0 +1,223 @@
+"""Row blocks of a dask collection, kept where they live, and the work on each.
+
+A fit on a dask array persists its row blocks once -- each block holds its
+rows of X, the encoded targets and the sample weights -- on the worker that
+computed it (or in this process with dask's threaded scheduler).  Every
+statistic the batch solver needs is then a sum over the rows: a function
+runs on each block where the block lives and returns a small partial sum
+(a few vectors, at most a d x d matrix), and the client adds the partials
+**in block order**.  The floating-point operations and their order are fixed
+by the chunking alone, so the result is bit-identical on any number of
+workers and threads.
+
+The functions in the second half of this module run on the workers: they
+only see one block and never return its rows.
+"""
+
+import sys
+
+import numpy as np
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight
+
+from ._fast._gradient import gradient_dense
+from ._objective import LOSS_CODES
+from ._step_size import _COVARIANCE_CHUNK_ROWS as _SUB_ROWS
+
+
+def current_client():
+    """The default ``distributed`` client, or None (then: dask's threads)."""
+    if "distributed" not in sys.modules:
+        return None  # nobody started a client without importing distributed
+    import distributed
+
+    try:
+        client = distributed.default_client()
+    except ValueError:
+        return None
+    return client if client.status == "running" else None
+
+
+class BlockStore:
+    """The persisted row blocks of one fit.
+
+    Parameters
+    ----------
+    X : dask array of shape (n_samples, n_features), one chunk of columns
+    y : dask array with the row chunks of X
+    sample_weight : dask array with the row chunks of X, a number or None
+    """
+
+    def __init__(self, X, y, sample_weight):
+        from dask import delayed
+
+        x_parts = X.to_delayed().ravel()
+        y_parts = y.to_delayed().ravel()
+        w_parts = (
+            [sample_weight] * len(x_parts)
+            if sample_weight is None or np.isscalar(sample_weight)
+            else sample_weight.to_delayed().ravel()
+        )
+        parts = [delayed(Block)(*p) for p in zip(x_parts, y_parts, w_parts)]
+        self.client = current_client()
+        if self.client is not None:
+            # futures in block order; each block stays on the worker that
+            # computed it until the store is dropped
+            self.blocks = self.client.compute(parts)
+        else:
+            import dask
+
+            self.blocks = list(dask.compute(*parts, scheduler="threads"))
+
+    def _run(self, fn, args):
+        if self.client is not None:
+            n = len(self.blocks)
+            return self.client.map(
+                fn, self.blocks, *[[a] * n for a in args], pure=False
+            )
+        import dask
+        from dask import delayed
+
+        tasks = [delayed(fn, pure=False)(block, *args) for block in self.blocks]
+        return list(dask.compute(*tasks, scheduler="threads"))
+
+    def map(self, fn, *args):
+        """``[fn(block, *args) for block in blocks]``, run where the blocks are."""
+        results = self._run(fn, args)
+        return self.client.gather(results) if self.client is not None else results
+
+    def reduce(self, fn, *args):
+        """Sum of ``fn(block, *args)`` (tuples of arrays) over the blocks, in order.
+
+        Partials are fetched one at a time: a client never holds more than
+        one of them besides the sum (they may be d x d matrices).
+        """
+        results = self._run(fn, args)
+        if self.client is not None:
+            results = (future.result() for future in results)
+        return ordered_sum(results)
+
+    def update(self, fn, *args):
+        """Replace every block by ``fn(block, *args)``, where it lives."""
+        self.blocks = self._run(fn, args)
+
+
+def ordered_sum(parts):
+    """Element-wise sum of tuples of arrays, in the order given (in float64)."""
+    total = None
+    for part in parts:
+        if total is None:
+            total = [np.array(p, dtype=np.float64) for p in part]
+        else:
+            for acc, p in zip(total, part):
+                acc += p
+    return total
+
+
+class Block:
+    """One row block: X (C-contiguous float), raw or encoded targets, weights."""
+
+    __slots__ = ("X", "y", "sw")
+
+    def __init__(self, X, y, sample_weight):
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
+        self.X = np.ascontiguousarray(X)
+        self.y = np.asarray(y)
+        self.sw = _check_sample_weight(
+            sample_weight, self.X, dtype=np.float64, ensure_non_negative=True
+        )
+
+
+# ---- run on the workers ----------------------------------------------------------
+def _sub_chunks(X):
+    """Row slices of a block in float64, a few thousand rows at a time."""
+    for start in range(0, X.shape[0], _SUB_ROWS):
+        yield start, np.asarray(X[start:start + _SUB_ROWS], dtype=np.float64)
+
+
+def block_labels(block):
+    """The distinct labels of a block (after the checks of fit)."""
+    check_classification_targets(block.y)
+    return np.unique(block.y)
+
+
+def block_class_weights(block, classes):
+    """Per-class sum and maximum of the sample weights of a block."""
+    index = np.searchsorted(classes, block.y)
+    sums = np.bincount(index, weights=block.sw, minlength=classes.shape[0])
+    top = np.zeros(classes.shape[0])
+    np.maximum.at(top, index, block.sw)
+    return sums, top
+
+
+def block_weight_stats(block):
+    """Sum and maximum of the sample weights; checks that y is finite."""
+    y = np.asarray(block.y, dtype=np.float64)
+    if not np.all(np.isfinite(y)):
+        raise ValueError("Input y contains NaN or infinity.")
+    return np.sum(block.sw), np.max(block.sw, initial=0.0)
+
+
+def encode_classes(block, classes, per_class, loss, exponent):
+    """Targets of the K-output model and the final, normalised weights."""
+    from ._classification import encode_labels
+
+    index = np.searchsorted(classes, block.y)
+    weights = block.sw if per_class is None else block.sw * per_class[index]
+    return _encoded(block, encode_labels(index, classes.shape[0], loss), weights, exponent)
+
+
+def encode_values(block, exponent):
+    """Regression targets as an (n, K) float64 array; normalised weights."""
+    Y = np.ascontiguousarray(block.y.reshape(block.y.shape[0], -1), dtype=np.float64)
+    return _encoded(block, Y, block.sw, exponent)
+
+
+def _encoded(block, Y, weights, exponent):
+    out = Block.__new__(Block)
+    # scaling by a power of two is exact: the model does not change
+    out.X, out.y, out.sw = block.X, Y, np.ldexp(weights, exponent)
+    return out
+
+
+def block_first_moments(block):
+    """Weight total, weighted column and target sums, and 'X is finite'."""
+    sums = np.zeros(block.X.shape[1])
+    finite = True
+    for start, rows in _sub_chunks(block.X):
+        finite = finite and bool(np.all(np.isfinite(rows)))
+        sums += block.sw[start:start + rows.shape[0]] @ rows
+    return np.sum(block.sw), sums, block.sw @ block.y, float(finite)
+
+
+def block_second_moments(block, mean, full):
+    """Weighted sum of ``(x - mean)(x - mean)^T`` (only its diagonal if not full)."""
+    d = block.X.shape[1]
+    acc = np.zeros((d, d) if full else d)
+    for start, rows in _sub_chunks(block.X):
+        rows = rows - mean  # a new array: the rows may be a view of X
+        weighted = rows * block.sw[start:start + rows.shape[0], None]
+        acc += rows.T @ weighted if full else np.einsum("ij,ij->j", rows, weighted)
+    return (acc,)
+
+
+def block_gradient(block, W, b, W_eval, b_eval, loss_code, epsilon):
+    """The fused kernel on one block: partial (G, Gb, loss sum), unnormalised.
+
+    One thread per block: dask runs the blocks in parallel, and the kernel's
+    result does not depend on its thread count anyway.
+    """
+    G, Gb = np.empty_like(W), np.empty_like(b)
+    loss_sum = gradient_dense(block.X, block.y, block.sw, W, b, W_eval, b_eval,
+                              G, Gb, loss_code, epsilon, 1)
+    return G, Gb, loss_sum
+
+
+def block_gram_product(block, W, b):
+    """``sum_i s_i (W x_i + b) x_i`` (and its intercept part): a Gram product."""
+    zeros = np.zeros((block.X.shape[0], W.shape[0]))
+    G, Gb = np.empty_like(W), np.empty_like(b)
+    gradient_dense(block.X, zeros, block.sw, W, b, W, b, G, Gb,
+                   LOSS_CODES["squared_error"], 0.0, 1)
+    return G, Gb
