@@ -91,6 +91,11 @@ def _as_array(obj, name):
     )
 
 
+def _frame_meta(X):
+    """What scikit-learn reads feature names from: a dask DataFrame's pandas meta."""
+    return X._meta if hasattr(X, "columns") and hasattr(X, "_meta") else X
+
+
 def _check_X(X):
     """Rows chunked any way, columns in one chunk, a numeric dtype."""
     import scipy.sparse as sp
@@ -161,7 +166,7 @@ def fit(est, X, y, sample_weight=None, coef_init=None, intercept_init=None,
 
 
 def _fit(est, X, y, sample_weight, coef_init, intercept_init):
-    _check_feature_names(est, X, reset=True)
+    _check_feature_names(est, _frame_meta(X), reset=True)
     X = _check_X(_as_array(X, "X"))
     _check_n_features(est, X, reset=True)
     y = _rows_like(y, X, "y")
@@ -359,7 +364,7 @@ def _map_blocks(est, method, X):
     check_is_fitted(est)
     columns = None
     if hasattr(X, "columns"):
-        _check_feature_names(est, X, reset=False)
+        _check_feature_names(est, _frame_meta(X), reset=False)
         columns = getattr(est, "feature_names_in_", None)
         X = X.to_dask_array()
     if X.ndim != 2:

@@ -25,17 +25,25 @@ from ._objective import LOSS_CODES
 from ._step_size import _COVARIANCE_CHUNK_ROWS as _SUB_ROWS
 
 
-def current_client():
-    """The default ``distributed`` client, or None (then: dask's threads)."""
-    if "distributed" not in sys.modules:
-        return None  # nobody started a client without importing distributed
-    import distributed
+def current_scheduler():
+    """The ``distributed`` client dask would use, or a local scheduler's name.
 
-    try:
-        client = distributed.default_client()
-    except ValueError:
-        return None
-    return client if client.status == "running" else None
+    dask's own choice (``dask.base.get_scheduler``): the default client, unless
+    ``dask.config.set(scheduler=...)`` says otherwise.  The blocks of a local
+    fit live in this process; they are handed to threads ('sync' runs them
+    one by one), never pickled to processes.
+    """
+    import dask.base
+    import dask.local
+
+    scheduler = dask.base.get_scheduler()
+    owner = getattr(scheduler, "__self__", None)
+    if "distributed" in sys.modules:
+        import distributed
+
+        if isinstance(owner, distributed.Client):
+            return owner
+    return "sync" if scheduler is dask.local.get_sync else "threads"
 
 
 class BlockStore:
@@ -59,15 +67,38 @@ class BlockStore:
             else sample_weight.to_delayed().ravel()
         )
         parts = [delayed(Block)(*p) for p in zip(x_parts, y_parts, w_parts)]
-        self.client = current_client()
+        scheduler = current_scheduler()
+        self.client = None if isinstance(scheduler, str) else scheduler
+        self.local = scheduler if self.client is None else None
         if self.client is not None:
             # futures in block order; each block stays on the worker that
             # computed it until the store is dropped
             self.blocks = self.client.compute(parts)
+            self._group_by_thread()
         else:
             import dask
 
-            self.blocks = list(dask.compute(*parts, scheduler="threads"))
+            self.blocks = list(dask.compute(*parts, scheduler=self.local))
+
+    def _group_by_thread(self):
+        """Split the blocks into one group per worker thread, where they live.
+
+        A pass then costs one task per worker thread instead of one per
+        block: the scheduler's round trip, not the kernel, is what a pass
+        over small blocks waits for.
+        """
+        import distributed
+
+        distributed.wait(self.blocks)
+        holders = self.client.who_has(self.blocks)
+        workers = self.client.scheduler_info()["workers"]
+        groups, seen = {}, {}
+        for index, block in enumerate(self.blocks):
+            where = holders[block.key][0]
+            lane = seen.get(where, 0) % workers[where]["nthreads"]
+            seen[where] = seen.get(where, 0) + 1
+            groups.setdefault((where, lane), []).append(index)
+        self.groups = list(groups.items())
 
     def _run(self, fn, args):
         if self.client is not None:
@@ -79,12 +110,22 @@ class BlockStore:
         from dask import delayed
 
         tasks = [delayed(fn, pure=False)(block, *args) for block in self.blocks]
-        return list(dask.compute(*tasks, scheduler="threads"))
+        return list(dask.compute(*tasks, scheduler=self.local))
 
     def map(self, fn, *args):
         """``[fn(block, *args) for block in blocks]``, run where the blocks are."""
-        results = self._run(fn, args)
-        return self.client.gather(results) if self.client is not None else results
+        if self.client is None:
+            return self._run(fn, args)
+        tasks = [
+            self.client.submit(_run_group, fn, [self.blocks[i] for i in indices], args,
+                               workers=[where], allow_other_workers=True, pure=False)
+            for (where, _), indices in self.groups
+        ]
+        results = [None] * len(self.blocks)
+        for ((_, indices), group) in zip(self.groups, self.client.gather(tasks)):
+            for index, result in zip(indices, group):
+                results[index] = result
+        return results
 
     def reduce(self, fn, *args):
         """Sum of ``fn(block, *args)`` (tuples of arrays) over the blocks, in order.
@@ -100,6 +141,12 @@ class BlockStore:
     def update(self, fn, *args):
         """Replace every block by ``fn(block, *args)``, where it lives."""
         self.blocks = self._run(fn, args)
+        if self.client is not None:
+            self._group_by_thread()
+
+
+def _run_group(fn, blocks, args):
+    return [fn(block, *args) for block in blocks]
 
 
 def ordered_sum(parts):
