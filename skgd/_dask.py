@@ -38,15 +38,16 @@ from sklearn.utils.validation import (
 
 from ._dask_blocks import (
     BlockStore,
-    block_class_weights,
     block_first_moments,
     block_gradient,
     block_gram_product,
-    block_labels,
     block_second_moments,
-    block_weight_stats,
+    class_weight_sums,
     encode_classes,
     encode_values,
+    labels_of,
+    largest_weight,
+    map_targets,
     ordered_sum,
 )
 from ._objective import penalty_value
@@ -172,13 +173,17 @@ def _fit(est, X, y, sample_weight, coef_init, intercept_init):
     y = _rows_like(y, X, "y")
     if sample_weight is not None and not np.isscalar(sample_weight):
         sample_weight = _rows_like(sample_weight, X, "sample_weight")
-    store = BlockStore(X, y, sample_weight)
+    if sample_weight is not None:
+        # small next to X: computed once for the passes over the targets
+        sample_weight = sample_weight.persist()
     if is_classifier(est):
-        exponent = _encode_classes(est, store)
+        encode, encode_args = _classes_and_weights(est, y, sample_weight)
     else:
         est._single_output = y.ndim == 1
-        exponent = _weight_exponent(est, max(p[1] for p in store.map(block_weight_stats)))
-        store.update(encode_values, exponent)
+        top = max(map_targets(largest_weight, y, sample_weight))
+        encode, encode_args = encode_values, (_weight_exponent(est, top),)
+    exponent = encode_args[-1]
+    store = BlockStore(X, y, sample_weight, encode, encode_args)
 
     total, sums, target_sums, finite = store.reduce(block_first_moments)
     if finite < len(store.blocks):
@@ -217,18 +222,19 @@ def _weight_exponent(est, top):
     return -int(np.frexp(top)[1])
 
 
-def _encode_classes(est, store):
-    """``classes_`` (one reduction), class weights and the targets, by block.
+def _classes_and_weights(est, y, sample_weight):
+    """``classes_`` (one reduction) and the class weights, from y's blocks.
 
-    Returns the exponent of the weights' normalisation.
+    Returns the block encoder and its arguments (the last one is the
+    exponent of the weights' normalisation).
     """
-    classes = np.unique(np.concatenate(store.map(block_labels)))
+    classes = np.unique(np.concatenate(map_targets(labels_of, y, sample_weight)))
     if classes.shape[0] < 2:
         raise ValueError(
             f"{type(est).__name__} needs samples of at least 2 classes, but the data "
             f"contain only one class: {classes[0]!r}."
         )
-    parts = store.map(block_class_weights, classes)
+    parts = map_targets(class_weight_sums, y, sample_weight, classes)
     per_class = None
     top = max(float(np.max(part[1])) for part in parts)
     if est.class_weight is not None:
@@ -240,9 +246,7 @@ def _encode_classes(est, store):
         )
         top = max(float(np.max(part[1] * per_class)) for part in parts)
     est.classes_ = classes
-    exponent = _weight_exponent(est, top)
-    store.update(encode_classes, classes, per_class, est.loss, exponent)
-    return exponent
+    return encode_classes, (classes, per_class, est.loss, _weight_exponent(est, top))
 
 
 class DaskProblem(Problem):

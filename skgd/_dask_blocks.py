@@ -47,26 +47,28 @@ def current_scheduler():
 
 
 class BlockStore:
-    """The persisted row blocks of one fit.
+    """The persisted row blocks of one fit, built once with encoded targets.
 
     Parameters
     ----------
     X : dask array of shape (n_samples, n_features), one chunk of columns
     y : dask array with the row chunks of X
     sample_weight : dask array with the row chunks of X, a number or None
+    encode : callable
+        ``encode(y, sample_weight, *encode_args) -> (Y, weights)``, run on
+        every block: the targets of the K-output model and the final weights.
     """
 
-    def __init__(self, X, y, sample_weight):
+    def __init__(self, X, y, sample_weight, encode, encode_args):
         from dask import delayed
 
-        x_parts = X.to_delayed().ravel()
-        y_parts = y.to_delayed().ravel()
-        w_parts = (
-            [sample_weight] * len(x_parts)
-            if sample_weight is None or np.isscalar(sample_weight)
-            else sample_weight.to_delayed().ravel()
-        )
-        parts = [delayed(Block)(*p) for p in zip(x_parts, y_parts, w_parts)]
+        parts = [
+            delayed(Block)(x, Y_and_w)
+            for x, Y_and_w in zip(
+                X.to_delayed().ravel(),
+                target_parts(delayed(encode), y, sample_weight, *encode_args),
+            )
+        ]
         scheduler = current_scheduler()
         self.client = None if isinstance(scheduler, str) else scheduler
         self.local = scheduler if self.client is None else None
@@ -106,11 +108,14 @@ class BlockStore:
             return self.client.map(
                 fn, self.blocks, *[[a] * n for a in args], pure=False
             )
-        import dask
-        from dask import delayed
+        from dask.local import get_sync
+        from dask.threaded import get
 
-        tasks = [delayed(fn, pure=False)(block, *args) for block in self.blocks]
-        return list(dask.compute(*tasks, scheduler=self.local))
+        # a plain task graph: a tenth of the overhead of dask.delayed (none
+        # of the arguments is a tuple or list, which dask would unpack)
+        graph = {("skgd-block", i): (fn, block, *args) for i, block in enumerate(self.blocks)}
+        run = get_sync if self.local == "sync" else get
+        return run(graph, list(graph))
 
     def map(self, fn, *args):
         """``[fn(block, *args) for block in blocks]``, run where the blocks are."""
@@ -138,13 +143,6 @@ class BlockStore:
             results = (future.result() for future in results)
         return ordered_sum(results)
 
-    def update(self, fn, *args):
-        """Replace every block by ``fn(block, *args)``, where it lives."""
-        self.blocks = self._run(fn, args)
-        if self.client is not None:
-            self._group_by_thread()
-
-
 def _run_group(fn, blocks, args):
     return [fn(block, *args) for block in blocks]
 
@@ -161,19 +159,42 @@ def ordered_sum(parts):
     return total
 
 
+def target_parts(fn, y, sample_weight, *args):
+    """``fn(y_block, weight_block, *args)`` per row block, as dask.delayed calls."""
+    y_parts = y.to_delayed().ravel()
+    if sample_weight is None or np.isscalar(sample_weight):
+        w_parts = [sample_weight] * len(y_parts)
+    else:
+        w_parts = sample_weight.to_delayed().ravel()
+    return [fn(yb, wb, *args) for yb, wb in zip(y_parts, w_parts)]
+
+
+def map_targets(fn, y, sample_weight, *args):
+    """``[fn(y_block, weight_block, *args)]`` computed by dask's scheduler.
+
+    The passes over the labels and weights that come before the blocks are
+    built: they read y and the weights only (small next to X).
+    """
+    import dask
+
+    return list(dask.compute(*target_parts(dask.delayed(fn), y, sample_weight, *args)))
+
+
 class Block:
-    """One row block: X (C-contiguous float), raw or encoded targets, weights."""
+    """One row block: X (C-contiguous float), the encoded targets, the weights."""
 
     __slots__ = ("X", "y", "sw")
 
-    def __init__(self, X, y, sample_weight):
+    def __init__(self, X, targets):
         if X.dtype not in (np.float32, np.float64):
             X = X.astype(np.float64)
         self.X = np.ascontiguousarray(X)
-        self.y = np.asarray(y)
-        self.sw = _check_sample_weight(
-            sample_weight, self.X, dtype=np.float64, ensure_non_negative=True
-        )
+        self.y, self.sw = targets
+
+    def __sizeof__(self):
+        # what dask's memory manager counts against a worker's limit (the
+        # default, sys.getsizeof, would see a few bytes and never spill)
+        return self.X.nbytes + self.y.nbytes + self.sw.nbytes + 64
 
 
 # ---- run on the workers ----------------------------------------------------------
@@ -183,49 +204,51 @@ def _sub_chunks(X):
         yield start, np.asarray(X[start:start + _SUB_ROWS], dtype=np.float64)
 
 
-def block_labels(block):
+def _weights(y, sample_weight):
+    return _check_sample_weight(sample_weight, np.empty((np.shape(y)[0], 0)),
+                                dtype=np.float64, ensure_non_negative=True)
+
+
+def labels_of(y, sample_weight):
     """The distinct labels of a block (after the checks of fit)."""
-    check_classification_targets(block.y)
-    return np.unique(block.y)
+    check_classification_targets(y)
+    return np.unique(y)
 
 
-def block_class_weights(block, classes):
+def class_weight_sums(y, sample_weight, classes):
     """Per-class sum and maximum of the sample weights of a block."""
-    index = np.searchsorted(classes, block.y)
-    sums = np.bincount(index, weights=block.sw, minlength=classes.shape[0])
+    weights = _weights(y, sample_weight)
+    index = np.searchsorted(classes, y)
+    sums = np.bincount(index, weights=weights, minlength=classes.shape[0])
     top = np.zeros(classes.shape[0])
-    np.maximum.at(top, index, block.sw)
+    np.maximum.at(top, index, weights)
     return sums, top
 
 
-def block_weight_stats(block):
-    """Sum and maximum of the sample weights; checks that y is finite."""
-    y = np.asarray(block.y, dtype=np.float64)
-    if not np.all(np.isfinite(y)):
+def largest_weight(y, sample_weight):
+    """The largest sample weight of a block; checks that y is finite."""
+    if not np.all(np.isfinite(np.asarray(y, dtype=np.float64))):
         raise ValueError("Input y contains NaN or infinity.")
-    return np.sum(block.sw), np.max(block.sw, initial=0.0)
+    return np.max(_weights(y, sample_weight), initial=0.0)
 
 
-def encode_classes(block, classes, per_class, loss, exponent):
+def encode_classes(y, sample_weight, classes, per_class, loss, exponent):
     """Targets of the K-output model and the final, normalised weights."""
     from ._classification import encode_labels
 
-    index = np.searchsorted(classes, block.y)
-    weights = block.sw if per_class is None else block.sw * per_class[index]
-    return _encoded(block, encode_labels(index, classes.shape[0], loss), weights, exponent)
-
-
-def encode_values(block, exponent):
-    """Regression targets as an (n, K) float64 array; normalised weights."""
-    Y = np.ascontiguousarray(block.y.reshape(block.y.shape[0], -1), dtype=np.float64)
-    return _encoded(block, Y, block.sw, exponent)
-
-
-def _encoded(block, Y, weights, exponent):
-    out = Block.__new__(Block)
+    weights = _weights(y, sample_weight)
+    index = np.searchsorted(classes, y)
+    if per_class is not None:
+        weights = weights * per_class[index]
     # scaling by a power of two is exact: the model does not change
-    out.X, out.y, out.sw = block.X, Y, np.ldexp(weights, exponent)
-    return out
+    return encode_labels(index, classes.shape[0], loss), np.ldexp(weights, exponent)
+
+
+def encode_values(y, sample_weight, exponent):
+    """Regression targets as an (n, K) float64 array; normalised weights."""
+    y = np.asarray(y)
+    Y = np.ascontiguousarray(y.reshape(y.shape[0], -1), dtype=np.float64)
+    return Y, np.ldexp(_weights(y, sample_weight), exponent)
 
 
 def block_first_moments(block):
