@@ -21,6 +21,7 @@ float64 (800 MB) on workers limited to 600 MB each.  Run::
 """
 
 import argparse
+import threading
 import time
 
 import dask
@@ -51,8 +52,11 @@ def objective(X, y, coef, alpha):
 
 def _worker_memory(dask_worker):
     """Process memory and the bytes dask spilled to disk, of one worker."""
-    spilled = getattr(getattr(dask_worker.data, "slow", None), "total_weight", None)
-    return dask_worker.monitor.get_process_memory(), getattr(spilled, "disk", 0)
+    spilled = getattr(dask_worker.data, "spilled_total", None)
+    return np.array(
+        [dask_worker.monitor.get_process_memory(), getattr(spilled, "disk", 0)],
+        dtype=float,
+    )
 
 
 def timed(fit):
@@ -62,14 +66,21 @@ def timed(fit):
 
 
 def fit_skgd(X, y, alpha, tol):
-    return GDClassifier(alpha=alpha, fit_intercept=False, solver="batch", tol=tol,
-                        max_iter=1000).fit(X, y)
+    return GDClassifier(
+        alpha=alpha, fit_intercept=False, solver="batch", tol=tol, max_iter=1000
+    ).fit(X, y)
 
 
 def reference_objective(X, y, est, alpha):
     """F*: the skgd fit continued to tol=1e-10 (warm start)."""
-    ref = GDClassifier(alpha=alpha, fit_intercept=False, solver="batch", tol=1e-10,
-                       max_iter=5000, warm_start=True)
+    ref = GDClassifier(
+        alpha=alpha,
+        fit_intercept=False,
+        solver="batch",
+        tol=1e-10,
+        max_iter=5000,
+        warm_start=True,
+    )
     ref.coef_ = est.coef_
     return objective(X, y, ref.fit(X, y).coef_, alpha)
 
@@ -88,15 +99,22 @@ def timing_rows(client, n, d, chunk_rows, alpha, tol, in_memory):
     rows = [("skgd GDClassifier, dask array", t_skgd, est.n_iter_, gap(est.coef_))]
     from dask_ml.linear_model import LogisticRegression
 
-    lr, t_lr = timed(lambda: LogisticRegression(
-        solver="lbfgs", C=1.0 / (alpha * n), fit_intercept=False,
-        solver_kwargs={"normalize": False}).fit(X, y))
+    lr, t_lr = timed(
+        lambda: LogisticRegression(
+            solver="lbfgs",
+            C=1.0 / (alpha * n),
+            fit_intercept=False,
+            solver_kwargs={"normalize": False},
+        ).fit(X, y)
+    )
     rows.append(("dask-ml LogisticRegression(lbfgs)", t_lr, None, gap(lr.coef_)))
     ratios = [f"skgd on dask / dask-ml lbfgs: {t_skgd / t_lr:.3f}"]
     if in_memory:
         X_np, y_np = dask.compute(X, y)
         local, t_local = timed(lambda: fit_skgd(X_np, y_np, alpha, tol))
-        rows.append(("skgd GDClassifier, in memory", t_local, local.n_iter_, gap(local.coef_)))
+        rows.append(
+            ("skgd GDClassifier, in memory", t_local, local.n_iter_, gap(local.coef_))
+        )
         ratios.append(f"skgd on dask / skgd in memory: {t_skgd / t_local:.2f}")
     return rows, ratios
 
@@ -109,12 +127,28 @@ def memory_row(client, n, d, chunk_rows, alpha, tol):
     every block twice against the limit).
     """
     X, y = make_data(n, d, chunk_rows)
-    est, seconds = timed(lambda: fit_skgd(X, y, alpha, tol))
-    memory = client.run(_worker_memory)
+    peaks, done = {}, threading.Event()
+
+    def sample():  # the largest process memory and spilled bytes of each worker
+        while not done.wait(1.0):
+            for worker, now in client.run(_worker_memory).items():
+                peaks[worker] = np.maximum(peaks.get(worker, 0), now)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        est, seconds = timed(lambda: fit_skgd(X, y, alpha, tol))
+    finally:
+        done.set()
+        sampler.join()
     f_star = reference_objective(X, y, est, alpha)
     gap = (objective(X, y, est.coef_, alpha) - f_star) / f_star
-    return ("skgd GDClassifier, dask array, memory-limited workers", seconds,
-            est.n_iter_, gap), memory
+    return (
+        "skgd GDClassifier, dask array, memory-limited workers",
+        seconds,
+        est.n_iter_,
+        gap,
+    ), peaks
 
 
 def print_table(rows):
@@ -126,39 +160,50 @@ def print_table(rows):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="200,000 rows, timing rows only")
+    parser.add_argument(
+        "--quick", action="store_true", help="200,000 rows, timing rows only"
+    )
     parser.add_argument("--n-samples", type=int, default=None)
     parser.add_argument("--n-features", type=int, default=50)
     parser.add_argument("--chunk-rows", type=int, default=50_000)
-    parser.add_argument("--memory-limit", default="600MB",
-                        help="per worker, for the memory-limited row")
+    parser.add_argument(
+        "--memory-limit", default="600MB", help="per worker, for the memory-limited row"
+    )
     parser.add_argument("--alpha", type=float, default=1e-5)
     parser.add_argument("--tol", type=float, default=1e-4)
     parser.add_argument("--skip-timing", action="store_true")
     parser.add_argument("--skip-in-memory", action="store_true")
+    parser.add_argument("--skip-memory-limit", action="store_true")
     args = parser.parse_args()
     n = args.n_samples or (200_000 if args.quick else 2_000_000)
     d, alpha = args.n_features, args.alpha
-    print(f"X: {n} x {d} float64 = {n * d * 8 / 1e6:.0f} MB in blocks of "
-          f"{args.chunk_rows} rows; LocalCluster of 2 workers x 1 thread")
+    print(
+        f"X: {n} x {d} float64 = {n * d * 8 / 1e6:.0f} MB in blocks of "
+        f"{args.chunk_rows} rows; LocalCluster of 2 workers x 1 thread"
+    )
     cluster = dict(n_workers=2, threads_per_worker=1, dashboard_address=None)
     if not args.skip_timing:
         with LocalCluster(memory_limit=None, **cluster) as lc, Client(lc) as client:
-            rows, ratios = timing_rows(client, n, d, args.chunk_rows, alpha, args.tol,
-                                       not args.skip_in_memory)
+            rows, ratios = timing_rows(
+                client, n, d, args.chunk_rows, alpha, args.tol, not args.skip_in_memory
+            )
         print("\nTiming (workers without a memory limit):\n")
         print_table(rows)
         print()
         print("\n".join(ratios))
-    if not args.quick:
-        with LocalCluster(memory_limit=args.memory_limit, **cluster) as lc, Client(lc) as client:
+    if not (args.quick or args.skip_memory_limit):
+        with (
+            LocalCluster(memory_limit=args.memory_limit, **cluster) as lc,
+            Client(lc) as client,
+        ):
             row, memory = memory_row(client, n, d, args.chunk_rows, alpha, args.tol)
         print(f"\nWorkers limited to {args.memory_limit} each:\n")
         print_table([row])
         for worker, (rss, spilled) in memory.items():
-            print(f"worker {worker} after the fit: process {rss / 1e6:.0f} MB, "
-                  f"spilled to disk {spilled / 1e6:.0f} MB")
+            print(
+                f"worker {worker} during the fit: largest process {rss / 1e6:.0f} MB, "
+                f"largest spilled to disk {spilled / 1e6:.0f} MB"
+            )
 
 
 if __name__ == "__main__":

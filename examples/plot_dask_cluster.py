@@ -26,8 +26,9 @@ from distributed import Client, LocalCluster
 
 from skgd import GDClassifier
 
-cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                       dashboard_address=None)
+cluster = LocalCluster(
+    n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+)
 client = Client(cluster)
 
 n_samples, n_features, n_classes = 40_000, 20, 3
@@ -54,15 +55,25 @@ print(f"solver: {clf.solver_}, iterations: {clf.n_iter_}, classes: {clf.classes_
 # sums are added block by block.
 X_np, y_np = X.compute(), y.compute()
 in_memory = GDClassifier(alpha=1e-3, tol=1e-6, solver="batch").fit(X_np, y_np)
-difference = np.max(np.abs(clf.coef_ - in_memory.coef_)) / np.max(np.abs(in_memory.coef_))
-print(f"iterations: {clf.n_iter_} on dask, {in_memory.n_iter_} in memory; "
-      f"largest relative difference of the coefficients: {difference:.1e}")
+difference = np.max(np.abs(clf.coef_ - in_memory.coef_)) / np.max(
+    np.abs(in_memory.coef_)
+)
+print(
+    f"iterations: {clf.n_iter_} on dask, {in_memory.n_iter_} in memory; "
+    f"largest relative difference of the coefficients: {difference:.1e}"
+)
 
 fig, ax = plt.subplots(figsize=(6, 3.5))
-ax.semilogy(np.array(clf.loss_curve_) - min(in_memory.loss_curve_) + 1e-16,
-            "o-", label="dask array, 2 workers")
-ax.semilogy(np.array(in_memory.loss_curve_) - min(in_memory.loss_curve_) + 1e-16,
-            "x--", label="numpy array, in memory")
+ax.semilogy(
+    np.array(clf.loss_curve_) - min(in_memory.loss_curve_) + 1e-16,
+    "o-",
+    label="dask array, 2 workers",
+)
+ax.semilogy(
+    np.array(in_memory.loss_curve_) - min(in_memory.loss_curve_) + 1e-16,
+    "x--",
+    label="numpy array, in memory",
+)
 ax.set_xlabel("iteration (one pass over the data)")
 ax.set_ylabel("objective - final objective")
 ax.set_title("The same iterations on the cluster and in memory")

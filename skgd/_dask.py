@@ -77,7 +77,7 @@ def is_dask_collection(obj):
     return check(obj)
 
 
-# ---- input ---------------------------------------------------------------------------
+# ---- input ----
 def _as_array(obj, name):
     """A dask array from a dask array, DataFrame or Series."""
     import dask.array as da
@@ -102,7 +102,9 @@ def _check_X(X):
     import scipy.sparse as sp
 
     if X.ndim != 2:
-        raise ValueError(f"Expected a 2-dimensional dask array for X, got {X.ndim} dimensions.")
+        raise ValueError(
+            f"Expected a 2-dimensional dask array for X, got {X.ndim} dimensions."
+        )
     if sp.issparse(getattr(X, "_meta", None)):
         raise TypeError(
             "X is a dask array of sparse blocks, which the dask path of skgd does not "
@@ -125,7 +127,11 @@ def _rows_like(obj, X, name):
     """``obj`` (dask or in-memory) as a dask array with the row chunks of X."""
     import dask.array as da
 
-    arr = _as_array(obj, name) if is_dask_collection(obj) else da.from_array(np.asarray(obj))
+    arr = (
+        _as_array(obj, name)
+        if is_dask_collection(obj)
+        else da.from_array(np.asarray(obj))
+    )
     if arr.ndim == 0 or arr.shape[0] != X.shape[0]:
         raise ValueError(
             f"Found input variables with inconsistent numbers of samples: X has "
@@ -135,9 +141,16 @@ def _rows_like(obj, X, name):
     return arr.rechunk(chunks)
 
 
-# ---- fit ---------------------------------------------------------------------------------
-def fit(est, X, y, sample_weight=None, coef_init=None, intercept_init=None,
-        incremental=False):
+# ---- fit ----
+def fit(
+    est,
+    X,
+    y,
+    sample_weight=None,
+    coef_init=None,
+    intercept_init=None,
+    incremental=False,
+):
     """``est.fit(X, y)`` on dask collections; the estimator is unchanged on failure."""
     if incremental:
         raise ValueError(
@@ -177,6 +190,8 @@ def _fit(est, X, y, sample_weight, coef_init, intercept_init):
         # small next to X: computed once for the passes over the targets
         sample_weight = sample_weight.persist()
     if is_classifier(est):
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y[:, 0]  # a column of labels, as validate_data ravels it
         encode, encode_args = _classes_and_weights(est, y, sample_weight)
     else:
         est._single_output = y.ndim == 1
@@ -193,13 +208,23 @@ def _fit(est, X, y, sample_weight, coef_init, intercept_init):
     sw_sum = float(np.ldexp(total, -exponent))
     l1, l2 = est._penalty(sw_sum)
     problem = DaskProblem(
-        X=X, Y=None, sample_weight=None, loss=est._loss_name(),
-        epsilon=float(getattr(est, "epsilon", 0.0)), l1=l1, l2=l2,
-        fit_intercept=est.fit_intercept, store=store, outputs=target_sums.shape[0],
-        weight_total=float(total), targets=target_sums / total,
+        X=X,
+        Y=None,
+        sample_weight=None,
+        loss=est._loss_name(),
+        epsilon=float(getattr(est, "epsilon", 0.0)),
+        l1=l1,
+        l2=l2,
+        fit_intercept=est.fit_intercept,
+        store=store,
+        outputs=target_sums.shape[0],
+        weight_total=float(total),
+        targets=target_sums / total,
     )
     options = est._solver_options(False, est._mean_loss_alpha(sw_sum), None)
-    state = est._initial_state(problem.n_outputs, X.shape[1], coef_init, intercept_init, False)
+    state = est._initial_state(
+        problem.n_outputs, X.shape[1], coef_init, intercept_init, False
+    )
     state.precond, state.lipschitz = _solver_constants(problem, options, mean)
     result = SOLVERS["batch"](problem, state, options)
     if not result.converged and est.tol is not None:
@@ -275,9 +300,11 @@ class DaskProblem(Problem):
         """Mean gradient at (W, b) and objective at (W_eval, b_eval), one pass."""
         W_eval = W if W_eval is None else W_eval
         b_eval = b if b_eval is None else b_eval
-        G, Gb, loss_sum = ordered_sum(self.store.map(
-            block_gradient, W, b, W_eval, b_eval, self.loss_code, self.epsilon
-        ))
+        G, Gb, loss_sum = ordered_sum(
+            self.store.map(
+                block_gradient, W, b, W_eval, b_eval, self.loss_code, self.epsilon
+            )
+        )
         total = self.weight_total
         objective = float(loss_sum) / total + penalty_value(W_eval, self.l1, self.l2)
         return G / total, Gb / total, objective
@@ -306,14 +333,17 @@ def _solver_constants(problem, options, mean):
         )
     if not full:
         top = _lanczos_eigenvalue(problem, precond)
-        return precond, _LIPSCHITZ_MARGIN * _usable_constant(loss_curvature(problem.loss) * top)
+        return precond, _LIPSCHITZ_MARGIN * _usable_constant(
+            loss_curvature(problem.loss) * top
+        )
     if not np.all(np.isfinite(cov)):
         _usable_constant(np.inf)  # raises: the squared features overflow
     # batch_lipschitz run on 2d rows that have the data's weighted mean and
     # covariance, hence its Gram matrix: the in-memory estimate, no pass
     rows = _moment_matched_rows(mean, cov)
-    lipschitz = batch_lipschitz(rows, np.ones(rows.shape[0]), precond,
-                                problem.fit_intercept, problem.loss)
+    lipschitz = batch_lipschitz(
+        rows, np.ones(rows.shape[0]), precond, problem.fit_intercept, problem.loss
+    )
     return precond, _LIPSCHITZ_MARGIN * lipschitz
 
 
@@ -343,11 +373,19 @@ def _lanczos_eigenvalue(problem, precond, rtol=1e-4):
 
     operator = LinearOperator((k, k), matvec=product, dtype=np.float64)
     # a fixed start vector: the estimate does not depend on a random draw
-    return float(eigsh(operator, k=1, which="LA", v0=np.ones(k), tol=rtol,
-                       return_eigenvectors=False)[0])
+    return float(
+        eigsh(
+            operator,
+            k=1,
+            which="LA",
+            v0=np.ones(k),
+            tol=rtol,
+            return_eigenvectors=False,
+        )[0]
+    )
 
 
-# ---- prediction --------------------------------------------------------------------------
+# ---- prediction ----
 def blockwise(method):
     """Decorate a prediction method: on a dask collection, map it over the blocks.
 
@@ -372,7 +410,9 @@ def _map_blocks(est, method, X):
         columns = getattr(est, "feature_names_in_", None)
         X = X.to_dask_array()
     if X.ndim != 2:
-        raise ValueError(f"Expected a 2-dimensional dask array for X, got {X.ndim} dimensions.")
+        raise ValueError(
+            f"Expected a 2-dimensional dask array for X, got {X.ndim} dimensions."
+        )
     _check_n_features(est, X, reset=False)
     if X.numblocks[1] > 1:
         X = X.rechunk({1: -1})
@@ -380,11 +420,24 @@ def _map_blocks(est, method, X):
         warnings.simplefilter("ignore")  # feature names: checked above
         probe = method(est, np.zeros((1, X.shape[1]), dtype=X.dtype))
     if probe.ndim == 1:
-        return X.map_blocks(_apply, est, method.__name__, columns, drop_axis=1,
-                            dtype=probe.dtype, meta=probe[:0])
-    return X.map_blocks(_apply, est, method.__name__, columns,
-                        chunks=(X.chunks[0], (probe.shape[1],)), dtype=probe.dtype,
-                        meta=probe[:0])
+        return X.map_blocks(
+            _apply,
+            est,
+            method.__name__,
+            columns,
+            drop_axis=1,
+            dtype=probe.dtype,
+            meta=probe[:0],
+        )
+    return X.map_blocks(
+        _apply,
+        est,
+        method.__name__,
+        columns,
+        chunks=(X.chunks[0], (probe.shape[1],)),
+        dtype=probe.dtype,
+        meta=probe[:0],
+    )
 
 
 def _apply(block, est, name, columns):
@@ -434,8 +487,9 @@ class DaskScoreMixin:
         P = pred.reshape(Y.shape)
         w = w if sample_weight is None else w[:, None]
         y_mean = (Y * w).sum(axis=0) / weight
-        num, den = dask.compute(((Y - P) ** 2 * w).sum(axis=0),
-                                ((Y - y_mean) ** 2 * w).sum(axis=0))
+        num, den = dask.compute(
+            ((Y - P) ** 2 * w).sum(axis=0), ((Y - y_mean) ** 2 * w).sum(axis=0)
+        )
         # r2_score's conventions for a constant y: 1 if predicted exactly, else 0
         with np.errstate(divide="ignore", invalid="ignore"):
             scores = np.where(den != 0, 1.0 - num / den, np.where(num == 0, 1.0, 0.0))

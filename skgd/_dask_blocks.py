@@ -24,6 +24,10 @@ from ._fast._gradient import gradient_dense
 from ._objective import LOSS_CODES
 from ._step_size import _COVARIANCE_CHUNK_ROWS as _SUB_ROWS
 
+# A pass's task over a group of blocks holds them all in memory: at most
+# this fraction of a worker's memory limit.
+GROUP_MEMORY_SHARE = 8
+
 
 def current_scheduler():
     """The ``distributed`` client dask would use, or a local scheduler's name.
@@ -83,24 +87,39 @@ class BlockStore:
             self.blocks = list(dask.compute(*parts, scheduler=self.local))
 
     def _group_by_thread(self):
-        """Split the blocks into one group per worker thread, where they live.
+        """Split the blocks into a few groups per worker thread, where they live.
 
-        A pass then costs one task per worker thread instead of one per
-        block: the scheduler's round trip, not the kernel, is what a pass
-        over small blocks waits for.
+        A pass then costs one task per group instead of one per block: the
+        scheduler's round trip, not the kernel, is what a pass over small
+        blocks waits for.  A task needs all of its blocks in memory at once,
+        so on a worker with a memory limit a group holds at most
+        1 / GROUP_MEMORY_SHARE of its limit (the other blocks may then be spilled
+        to disk and read back one group at a time).
         """
         import distributed
 
         distributed.wait(self.blocks)
         holders = self.client.who_has(self.blocks)
+        sizes = self.client.nbytes([block.key for block in self.blocks], summary=False)
         workers = self.client.scheduler_info()["workers"]
-        groups, seen = {}, {}
+        lanes, seen = {}, {}
         for index, block in enumerate(self.blocks):
             where = holders[block.key][0]
             lane = seen.get(where, 0) % workers[where]["nthreads"]
             seen[where] = seen.get(where, 0) + 1
-            groups.setdefault((where, lane), []).append(index)
-        self.groups = list(groups.items())
+            lanes.setdefault((where, lane), []).append(index)
+        self.groups = []
+        for (where, _), indices in lanes.items():
+            budget = (workers[where].get("memory_limit") or np.inf) / GROUP_MEMORY_SHARE
+            group, used = [], 0
+            for index in indices:
+                size = sizes.get(self.blocks[index].key, 0)
+                if group and used + size > budget:
+                    self.groups.append((where, group))
+                    group, used = [], 0
+                group.append(index)
+                used += size
+            self.groups.append((where, group))
 
     def _run(self, fn, args):
         if self.client is not None:
@@ -113,7 +132,9 @@ class BlockStore:
 
         # a plain task graph: a tenth of the overhead of dask.delayed (none
         # of the arguments is a tuple or list, which dask would unpack)
-        graph = {("skgd-block", i): (fn, block, *args) for i, block in enumerate(self.blocks)}
+        graph = {
+            ("skgd-block", i): (fn, block, *args) for i, block in enumerate(self.blocks)
+        }
         run = get_sync if self.local == "sync" else get
         return run(graph, list(graph))
 
@@ -122,12 +143,19 @@ class BlockStore:
         if self.client is None:
             return self._run(fn, args)
         tasks = [
-            self.client.submit(_run_group, fn, [self.blocks[i] for i in indices], args,
-                               workers=[where], allow_other_workers=True, pure=False)
-            for (where, _), indices in self.groups
+            self.client.submit(
+                _run_group,
+                fn,
+                [self.blocks[i] for i in indices],
+                args,
+                workers=[where],
+                allow_other_workers=True,
+                pure=False,
+            )
+            for where, indices in self.groups
         ]
         results = [None] * len(self.blocks)
-        for ((_, indices), group) in zip(self.groups, self.client.gather(tasks)):
+        for (_, indices), group in zip(self.groups, self.client.gather(tasks)):
             for index, result in zip(indices, group):
                 results[index] = result
         return results
@@ -142,6 +170,7 @@ class BlockStore:
         if self.client is not None:
             results = (future.result() for future in results)
         return ordered_sum(results)
+
 
 def _run_group(fn, blocks, args):
     return [fn(block, *args) for block in blocks]
@@ -197,16 +226,20 @@ class Block:
         return self.X.nbytes + self.y.nbytes + self.sw.nbytes + 64
 
 
-# ---- run on the workers ----------------------------------------------------------
+# ---- run on the workers ----
 def _sub_chunks(X):
     """Row slices of a block in float64, a few thousand rows at a time."""
     for start in range(0, X.shape[0], _SUB_ROWS):
-        yield start, np.asarray(X[start:start + _SUB_ROWS], dtype=np.float64)
+        yield start, np.asarray(X[start : start + _SUB_ROWS], dtype=np.float64)
 
 
 def _weights(y, sample_weight):
-    return _check_sample_weight(sample_weight, np.empty((np.shape(y)[0], 0)),
-                                dtype=np.float64, ensure_non_negative=True)
+    return _check_sample_weight(
+        sample_weight,
+        np.empty((np.shape(y)[0], 0)),
+        dtype=np.float64,
+        ensure_non_negative=True,
+    )
 
 
 def labels_of(y, sample_weight):
@@ -257,7 +290,7 @@ def block_first_moments(block):
     finite = True
     for start, rows in _sub_chunks(block.X):
         finite = finite and bool(np.all(np.isfinite(rows)))
-        sums += block.sw[start:start + rows.shape[0]] @ rows
+        sums += block.sw[start : start + rows.shape[0]] @ rows
     return np.sum(block.sw), sums, block.sw @ block.y, float(finite)
 
 
@@ -267,7 +300,7 @@ def block_second_moments(block, mean, full):
     acc = np.zeros((d, d) if full else d)
     for start, rows in _sub_chunks(block.X):
         rows = rows - mean  # a new array: the rows may be a view of X
-        weighted = rows * block.sw[start:start + rows.shape[0], None]
+        weighted = rows * block.sw[start : start + rows.shape[0], None]
         acc += rows.T @ weighted if full else np.einsum("ij,ij->j", rows, weighted)
     return (acc,)
 
@@ -279,8 +312,9 @@ def block_gradient(block, W, b, W_eval, b_eval, loss_code, epsilon):
     result does not depend on its thread count anyway.
     """
     G, Gb = np.empty_like(W), np.empty_like(b)
-    loss_sum = gradient_dense(block.X, block.y, block.sw, W, b, W_eval, b_eval,
-                              G, Gb, loss_code, epsilon, 1)
+    loss_sum = gradient_dense(
+        block.X, block.y, block.sw, W, b, W_eval, b_eval, G, Gb, loss_code, epsilon, 1
+    )
     return G, Gb, loss_sum
 
 
@@ -288,6 +322,7 @@ def block_gram_product(block, W, b):
     """``sum_i s_i (W x_i + b) x_i`` (and its intercept part): a Gram product."""
     zeros = np.zeros((block.X.shape[0], W.shape[0]))
     G, Gb = np.empty_like(W), np.empty_like(b)
-    gradient_dense(block.X, zeros, block.sw, W, b, W, b, G, Gb,
-                   LOSS_CODES["squared_error"], 0.0, 1)
+    gradient_dense(
+        block.X, zeros, block.sw, W, b, W, b, G, Gb, LOSS_CODES["squared_error"], 0.0, 1
+    )
     return G, Gb

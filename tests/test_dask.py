@@ -110,9 +110,9 @@ def test_grid_search_on_local_cluster(client):
     assert search.best_params_ == local.best_params_
 
 
-# ---- the batch solver on dask collections ------------------------------------------------
+# ---- the batch solver on dask collections ----
+
 import dask  # noqa: E402
-import tracemalloc  # noqa: E402
 
 from skgd import GDElasticNet, GDLasso, GDRidge  # noqa: E402
 from skgd import _dask as skgd_dask  # noqa: E402
@@ -145,8 +145,10 @@ REGRESSION_CASES = [
     (GDRegressor, {"loss": "huber", "penalty": "elasticnet"}),
     (GDRegressor, {"loss": "epsilon_insensitive", "max_iter": 150}),  # non-smooth
     (GDRegressor, {"loss": "squared_epsilon_insensitive", "fit_intercept": False}),
-    (GDRegressor, {"learning_rate": "constant", "eta0": 1e-5, "momentum": 0.5,
-                   "max_iter": 200}),
+    (
+        GDRegressor,
+        {"learning_rate": "constant", "eta0": 1e-5, "momentum": 0.5, "max_iter": 200},
+    ),
     (GDRidge, {"alpha": 10.0}),
     (GDLasso, {"alpha": 0.5}),
     (GDElasticNet, {"alpha": 0.5, "l1_ratio": 0.3}),
@@ -156,7 +158,14 @@ CLASSIFICATION_CASES = [
     (3, {}),  # multinomial
     (3, {"loss": "hinge", "max_iter": 150}),  # one-vs-rest, non-smooth
     (3, {"loss": "modified_huber", "penalty": "l1", "class_weight": "balanced"}),
-    (2, {"loss": "squared_hinge", "class_weight": {0: 2.0, 1: 0.5}, "fit_intercept": False}),
+    (
+        2,
+        {
+            "loss": "squared_hinge",
+            "class_weight": {0: 2.0, 1: 0.5},
+            "fit_intercept": False,
+        },
+    ),
 ]
 
 
@@ -179,12 +188,23 @@ def test_dask_regressor_is_the_in_memory_model(threads, est_cls, params):
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @pytest.mark.parametrize("n_classes, params", CLASSIFICATION_CASES)
 def test_dask_classifier_is_the_in_memory_model(threads, n_classes, params):
-    X, y = make_classification(n_samples=1000, n_features=10, n_informative=6,
-                               n_classes=n_classes, random_state=0)
+    X, y = make_classification(
+        n_samples=1000,
+        n_features=10,
+        n_informative=6,
+        n_classes=n_classes,
+        random_state=0,
+    )
     labels = np.array(["ant", "bee", "cat"])[y]  # labels are not the targets
-    if n_classes == 2 or "class_weight" in params and isinstance(params["class_weight"], dict):
+    if (
+        n_classes == 2
+        or "class_weight" in params
+        and isinstance(params["class_weight"], dict)
+    ):
         labels = y
-    est = GDClassifier(alpha=1e-3, tol=1e-10, max_iter=params.pop("max_iter", 3000), **params)
+    est = GDClassifier(
+        alpha=1e-3, tol=1e-10, max_iter=params.pop("max_iter", 3000), **params
+    )
     memory = clone(est).fit(X, labels)
     on_dask = clone(est).fit(*_dask_data(X, labels)[:2])
     np.testing.assert_array_equal(on_dask.classes_, memory.classes_)
@@ -246,8 +266,9 @@ def test_dask_fit_errors_leave_the_model_untouched(threads):
 
 
 def test_lazy_blockwise_prediction_and_score():
-    X, y = make_classification(n_samples=900, n_features=6, n_classes=3,
-                               n_informative=4, random_state=0)
+    X, y = make_classification(
+        n_samples=900, n_features=6, n_classes=3, n_informative=4, random_state=0
+    )
     w = np.random.default_rng(1).uniform(0.0, 3.0, size=len(y))
     est = GDClassifier(alpha=1e-3).fit(X, y)
     calls = []
@@ -258,8 +279,15 @@ def test_lazy_blockwise_prediction_and_score():
 
     with dask.config.set(scheduler="sync"):
         dX = da.from_array(X, chunks=(300, -1)).map_blocks(load, meta=X[:0])
-        outputs = {name: getattr(est, name)(dX) for name in
-                   ("predict", "decision_function", "predict_proba", "predict_log_proba")}
+        outputs = {
+            name: getattr(est, name)(dX)
+            for name in (
+                "predict",
+                "decision_function",
+                "predict_proba",
+                "predict_log_proba",
+            )
+        }
         assert calls == []  # nothing computed yet
         for name, out in outputs.items():
             assert isinstance(out, da.Array) and out.chunks[0] == (300, 300, 300)
@@ -267,14 +295,16 @@ def test_lazy_blockwise_prediction_and_score():
         assert len(calls) == 4 * 3  # block by block
         dy, dw = da.from_array(y, chunks=300), da.from_array(w, chunks=300)
         assert est.score(dX, dy, sample_weight=dw) == pytest.approx(
-            est.score(X, y, sample_weight=w), rel=1e-14)
+            est.score(X, y, sample_weight=w), rel=1e-14
+        )
         reg = GDRegressor().fit(X, X @ np.arange(6.0) + 1.0 + y)
         target = np.c_[X @ np.arange(6.0) + y, X[:, 0]]
         multi = GDRidge().fit(X, target)
         for model, t in ((reg, X @ np.arange(6.0) + y), (multi, target)):
             dt = da.from_array(t, chunks=(300,) + t.shape[1:])
             assert model.score(dX, dt, sample_weight=dw) == pytest.approx(
-                model.score(X, t, sample_weight=w), rel=1e-12)
+                model.score(X, t, sample_weight=w), rel=1e-12
+            )
 
 
 def _cluster_fit(X, y):
@@ -283,15 +313,20 @@ def _cluster_fit(X, y):
 
 
 def test_cluster_fit_is_bit_identical_on_1_2_4_workers(client):
-    X, y = make_classification(n_samples=2000, n_features=10, n_informative=6,
-                               n_classes=3, random_state=0)
+    X, y = make_classification(
+        n_samples=2000, n_features=10, n_informative=6, n_classes=3, random_state=0
+    )
     with distributed.get_task_stream(client) as tasks:
         two = _cluster_fit(X, y)  # the module's cluster: two worker processes
     assert {t["worker"] for t in tasks.data} == set(client.scheduler_info()["workers"])
     results = [two]
     for n_workers in (1, 4):  # in-process workers start fast
-        with distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1,
-                                      processes=False, dashboard_address=None) as cluster:
+        with distributed.LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=False,
+            dashboard_address=None,
+        ) as cluster:
             with distributed.Client(cluster, set_as_default=True):
                 results.append(_cluster_fit(X, y))
     with dask.config.set(scheduler="threads"):
