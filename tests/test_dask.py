@@ -157,7 +157,15 @@ CLASSIFICATION_CASES = [
     (2, {}),  # binary log-loss
     (3, {}),  # multinomial
     (3, {"loss": "hinge", "max_iter": 150}),  # one-vs-rest, non-smooth
-    (3, {"loss": "modified_huber", "penalty": "l1", "class_weight": "balanced"}),
+    (
+        3,
+        {
+            "loss": "modified_huber",
+            "penalty": "l1",
+            "alpha": 1e-2,
+            "class_weight": "balanced",
+        },
+    ),
     (
         2,
         {
@@ -175,7 +183,7 @@ def test_dask_regressor_is_the_in_memory_model(threads, est_cls, params):
     X, y = make_regression(n_samples=1000, n_features=12, noise=5.0, random_state=0)
     X[:, 3] = 100.0 + 10.0 * X[:, 3]  # an off-centre, wide feature
     w = np.random.default_rng(0).uniform(0.5, 2.0, size=len(y))
-    est = est_cls(tol=1e-10, max_iter=params.pop("max_iter", 3000), **params)
+    est = est_cls(**{"tol": 1e-10, "max_iter": 3000, **params})
     memory = clone(est).fit(X, y, sample_weight=w)
     on_dask = clone(est).fit(*_dask_data(X, y, w))
     assert on_dask.n_iter_ == memory.n_iter_ and on_dask.solver_ == "batch"
@@ -202,9 +210,8 @@ def test_dask_classifier_is_the_in_memory_model(threads, n_classes, params):
         and isinstance(params["class_weight"], dict)
     ):
         labels = y
-    est = GDClassifier(
-        alpha=1e-3, tol=1e-10, max_iter=params.pop("max_iter", 3000), **params
-    )
+    settings = {"alpha": 1e-3, "tol": 1e-10, "max_iter": 3000}
+    est = GDClassifier(**{**settings, **params})
     memory = clone(est).fit(X, labels)
     on_dask = clone(est).fit(*_dask_data(X, labels)[:2])
     np.testing.assert_array_equal(on_dask.classes_, memory.classes_)
@@ -226,6 +233,18 @@ def test_dask_float32_and_wide_path(threads, monkeypatch):
     monkeypatch.setattr(skgd_dask, "GRAM_MAX_FEATURES", 5)
     wide = clone(est).fit(*_dask_data(X, y)[:2])
     assert _relative(wide.coef_, clone(est).fit(X, y).coef_) <= 1e-7
+
+
+def test_dask_warm_start_continues_as_in_memory(threads):
+    X, y = make_regression(n_samples=600, n_features=5, noise=1.0, random_state=2)
+    dX, dy, _ = _dask_data(X, y, chunk=200)
+    est = GDRidge(alpha=1.0, tol=1e-10, warm_start=True)
+    memory, on_dask = clone(est).fit(X, y), clone(est).fit(dX, dy)
+    memory.set_params(alpha=2.0).fit(X, y)
+    on_dask.set_params(alpha=2.0).fit(dX, dy)
+    assert on_dask.n_iter_ == memory.n_iter_
+    assert _relative(on_dask.coef_, memory.coef_) <= 1e-8
+    assert _relative(on_dask.intercept_, memory.intercept_) <= 1e-8
 
 
 def test_dask_dataframe_and_series(threads):
