@@ -22,11 +22,13 @@ from sklearn.utils.validation import _check_sample_weight
 
 from ._fast._gradient import gradient_dense
 from ._objective import LOSS_CODES
-from ._step_size import _COVARIANCE_CHUNK_ROWS as _SUB_ROWS
 
 # A pass's task over a group of blocks holds them all in memory: at most
 # this fraction of a worker's memory limit.
 GROUP_MEMORY_SHARE = 8
+# Rows of a block converted to float64 at a time by the moment passes
+# (~4 MB, one BLAS-3 product each): no block-sized temporary.
+_SUB_CHUNK_BYTES = 1 << 22
 
 
 def current_scheduler():
@@ -229,8 +231,9 @@ class Block:
 # ---- run on the workers ----
 def _sub_chunks(X):
     """Row slices of a block in float64, a few thousand rows at a time."""
-    for start in range(0, X.shape[0], _SUB_ROWS):
-        yield start, np.asarray(X[start : start + _SUB_ROWS], dtype=np.float64)
+    rows = max(64, _SUB_CHUNK_BYTES // (8 * max(X.shape[1], 1)))
+    for start in range(0, X.shape[0], rows):
+        yield start, np.asarray(X[start : start + rows], dtype=np.float64)
 
 
 def _weights(y, sample_weight):
