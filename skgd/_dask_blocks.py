@@ -329,3 +329,22 @@ def block_gram_product(block, W, b):
         block.X, zeros, block.sw, W, b, W, b, G, Gb, LOSS_CODES["squared_error"], 0.0, 1
     )
     return G, Gb
+
+
+def block_target_sums(block, shift, positive):
+    """Weighted sums of the targets ``T`` of a block, for the solver's certificates.
+
+    ``T = Y - shift``, or the indicator ``Y > 0`` with ``positive``; returns
+    ``sum_i s_i T_i x_i^T`` (K, d) -- the fused kernel's squared-loss
+    gradient at zero with targets ``T``, so float32 X is not cast to a
+    copy -- ``sum_i s_i T_i`` and ``sum_i s_i T_i^2`` (K,).
+    """
+    T = (block.y > 0).astype(np.float64) if positive else block.y - shift
+    K, d = T.shape[1], block.X.shape[1]
+    zero_w, zero_b = np.zeros((K, d)), np.zeros(K)
+    G, Gb = np.empty((K, d)), np.empty(K)
+    gradient_dense(
+        block.X, T, block.sw, zero_w, zero_b, zero_w, zero_b, G, Gb,
+        LOSS_CODES["squared_error"], 0.0, 1,
+    )
+    return -G, block.sw @ T, block.sw @ (T * T)
