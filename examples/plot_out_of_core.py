@@ -88,8 +88,9 @@ print(
 # -----------------------------------------
 # scikit-learn's ``SGDClassifier.partial_fit`` runs its default 'optimal'
 # schedule, one-vs-rest, on the same chunks; skgd's 'auto' steps come from
-# the first chunk's statistics (so the first chunk should be representative
-# of the data: shuffle data that arrive sorted).
+# running statistics of the recent rows, updated by every chunk (shuffle data
+# that arrive sorted all the same: a chunk of one class pulls the model
+# towards it).
 full = GDClassifier(solver="batch").fit(np.asarray(X_disk), y_disk)
 seen = np.arange(1, len(history["GDClassifier"]) + 1) * chunk
 fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")

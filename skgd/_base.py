@@ -19,7 +19,11 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
 
 from . import _dask
 from ._dask import is_dask_collection
@@ -66,11 +70,13 @@ class BaseGD(BaseEstimator):
     _parameter_constraints: dict = {
         "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both"), None],
         "solver": [StrOptions({"auto", "batch", "sgd", "minibatch"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [
-            StrOptions({"auto", "constant", "optimal", "invscaling", "adaptive"})
+            StrOptions(
+                {"auto", "constant", "optimal", "invscaling", "adaptive", "pa1", "pa2"}
+            )
         ],
         "eta0": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, None, None, closed="neither")],
@@ -102,13 +108,33 @@ class BaseGD(BaseEstimator):
         return penalty_strengths(self.alpha, ratio)
 
     def _mean_loss_alpha(self, sample_weight_sum):
-        """The alpha of the mean-loss form (used by the 'optimal' schedule)."""
-        return self.alpha if self.penalty is not None else 0.0
+        """The alpha of the mean-loss form (used by the 'optimal' schedule).
+
+        ``alpha`` itself, with or without a penalty: SGDClassifier and
+        SGDRegressor set the 'optimal' step from alpha with penalty=None too.
+        """
+        return self.alpha
 
     def _more_validate_params(self):
+        if self.learning_rate in ("pa1", "pa2"):
+            # accepted by the parameter check, as by SGDClassifier/SGDRegressor,
+            # to name the alternative here
+            raise ValueError(
+                f"learning_rate={self.learning_rate!r} is scikit-learn's passive-"
+                f"aggressive update, which is not a gradient step on the penalised "
+                f"objective skgd minimises and is not implemented. Use "
+                f"sklearn.linear_model.SGDClassifier or SGDRegressor with "
+                f"learning_rate={self.learning_rate!r}, or a gradient schedule here: "
+                f"'auto', 'constant', 'optimal', 'invscaling' or 'adaptive'."
+            )
+        if getattr(self, "penalty", None) == "elasticnet" and self.l1_ratio is None:
+            raise ValueError(
+                "l1_ratio must be set when penalty is 'elasticnet' (None is accepted, "
+                "as by SGDClassifier, for the other penalties, which do not use it)."
+            )
         if self.learning_rate == "optimal" and self._mean_loss_alpha(1.0) == 0:
             raise ValueError(
-                "learning_rate='optimal' needs alpha > 0 and a penalty: its step "
+                "learning_rate='optimal' needs alpha > 0: its step "
                 "is 1 / (alpha * (t0 + t)). Use another learning_rate or set alpha > 0."
             )
 
@@ -203,7 +229,22 @@ class BaseGD(BaseEstimator):
             raise ValueError(f"{name} contains NaN or infinity.")
         return arr
 
-    def _solver_options(self, incremental, l_alpha, validation):
+    def _shuffle_stream(self):
+        """The RandomState that draws the shuffling seeds of one fit.
+
+        It is kept in the solver state, so that successive ``partial_fit``
+        calls continue one random stream (4 calls shuffle as 4 epochs of
+        ``fit`` do) instead of replaying the first call's seed.  An int seed
+        starts the stream ``fit`` starts; None or a RandomState gives one
+        draw for the seed of a private stream, which the state then owns (a
+        failed call leaves it where it was).
+        """
+        if isinstance(self.random_state, Integral):
+            return np.random.RandomState(self.random_state)
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        return np.random.RandomState(seed)
+
+    def _solver_options(self, incremental, l_alpha, validation, rng):
         return SolverOptions(
             learning_rate=self.learning_rate,
             eta0=self.eta0,
@@ -217,16 +258,41 @@ class BaseGD(BaseEstimator):
             tol=None if incremental else self.tol,
             n_iter_no_change=self.n_iter_no_change,
             shuffle=self.shuffle,
-            random_state=check_random_state(self.random_state),
+            random_state=rng,
             verbose=self.verbose,
             validation=validation,
+            incremental=incremental,
         )
 
     def _fit(self, X, y, sample_weight=None, coef_init=None, intercept_init=None,
              incremental=False, classes=None):
-        """Fit (or, with ``incremental``, run one more epoch) on X, y."""
+        """Fit (or, with ``incremental``, run one more epoch) on X, y.
+
+        All or nothing: if anything raises -- validation, the solver, the
+        divergence guards -- the estimator is left exactly as it was before
+        the call (the previous model, or no fitted attribute after a first
+        fit).  ``validate_data(reset=True)`` writes ``n_features_in_`` and
+        ``feature_names_in_`` and the classifier needs ``classes_`` during
+        the fit (its early-stopping score), so the fitted attributes are
+        restored from a snapshot of the instance dictionary rather than
+        assigned at the end: this also covers any attribute a subclass sets.
+        The snapshot copies references only; fitting never modifies a stored
+        array in place (the solver runs on a deep copy of the state).
+        """
+        snapshot = dict(self.__dict__)
+        try:
+            return self._fit_unguarded(X, y, sample_weight, coef_init, intercept_init,
+                                       incremental, classes)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(snapshot)
+            raise
+
+    def _fit_unguarded(self, X, y, sample_weight, coef_init, intercept_init,
+                       incremental, classes):
         if is_dask_collection(X):
-            return _dask.fit(self, X, y, sample_weight, coef_init, intercept_init, incremental)
+            return _dask.fit(self, X, y, sample_weight, coef_init, intercept_init,
+                             incremental)
         first_call = not (incremental and hasattr(self, "_solver_state"))
         if incremental and first_call and self.early_stopping:
             # as SGDRegressor/SGDClassifier.partial_fit: silently ignoring it
@@ -256,7 +322,11 @@ class BaseGD(BaseEstimator):
             fit_intercept=self.fit_intercept,
         )
         state = self._initial_state(Y.shape[1], n_features, coef_init, intercept_init, incremental)
-        options = self._solver_options(incremental, self._mean_loss_alpha(sw_sum), validation)
+        if state.rng is None:
+            state.rng = self._shuffle_stream()
+        options = self._solver_options(
+            incremental, self._mean_loss_alpha(sw_sum), validation, state.rng
+        )
         result = SOLVERS[solver](problem, state, options)
 
         if not incremental and not result.converged and self.tol is not None:

@@ -47,7 +47,7 @@ def _solve_batch_accelerated(problem, state, options):
         )
     l1_w, l2_w = precond.penalty_weights()
     l1_w, l2_w = problem.l1 * l1_w, problem.l2 * l2_w
-    _initialise_intercept(problem, state)
+    _initialise_intercept(problem, state, options)
     x_w, x_b = precond.to_standardised(state.W, state.b)
     if state.extrapolated is not None:
         y_w, y_b, theta = state.extrapolated
@@ -129,7 +129,7 @@ def _solve_batch_plain(problem, state, options):
     l1_w, l2_w = precond.penalty_weights()
     l1_w, l2_w = problem.l1 * l1_w, problem.l2 * l2_w
     if options.learning_rate == "auto":
-        _initialise_intercept(problem, state)
+        _initialise_intercept(problem, state, options)
     mom = options.momentum
     loop = _EpochLoop(problem, state, options, optimality=problem.smooth)
     step_norm = None

@@ -13,19 +13,21 @@ Every output is updated from one read of each row, where scikit-learn's
 SGDClassifier makes one pass over X per class.
 """
 
+from numbers import Integral, Real
+
 import numpy as np
 from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.base import _fit_context
 from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.utils import compute_class_weight
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
 from ._base import DEFAULT_BATCH_SIZE, BaseGD
 from ._dask import DaskScoreMixin, blockwise
-from ._objective import CLASSIFICATION_LOSSES
+from ._objective import CLASSIFICATION_LOSSES, REGRESSION_LOSSES
 from ._regression import _SHARED_DOC_ATTRS, _SHARED_DOC_PARAMS
 
 PROBABILISTIC_LOSSES = ("log_loss", "modified_huber")
@@ -48,6 +50,11 @@ def encode_labels(y_index, n_classes, loss):
         ``K = 1`` with -1/+1 for two classes; one-hot for the multinomial
         loss; -1/+1 per class (one-vs-rest) otherwise.
     """
+    # Not sklearn.preprocessing.label_binarize: with LabelEncoder for the
+    # indices it took 5.4 ms against 0.44 ms here for 20,000 binary labels
+    # (12.5 against 5.3 ms for 10 classes) and 2.6 ms against 0.02 ms for a
+    # chunk of 1,000 -- a fixed cost on every partial_fit call, where a
+    # 20,000-row epoch takes ~10 ms.
     if n_classes == 2:
         return np.where(y_index == 1, 1.0, -1.0).reshape(-1, 1)
     one_hot = np.zeros((y_index.shape[0], n_classes))
@@ -85,6 +92,8 @@ class _ClassifierMixinGD(DaskScoreMixin, LinearClassifierMixin, BaseGD):
                 f"classes={np.unique(classes)!r} is not the same as on the first "
                 f"call to partial_fit: {self.classes_!r}."
             )
+        # LabelEncoder's transform, without its set difference for unknown
+        # labels (see encode_labels for the measured cost)
         y_index = np.searchsorted(self.classes_, y)
         y_index = np.minimum(y_index, self.classes_.shape[0] - 1)
         unknown = self.classes_[y_index] != y
@@ -171,18 +180,17 @@ class _ClassifierMixinGD(DaskScoreMixin, LinearClassifierMixin, BaseGD):
         self : object
             The updated estimator.
         """
-        if not hasattr(self, "_solver_state"):
-            if classes is None:
-                raise ValueError(
-                    "classes must be passed on the first call to partial_fit."
-                )
-            if isinstance(self.class_weight, str) and self.class_weight == "balanced":
-                raise ValueError(
-                    "class_weight='balanced' is not supported by partial_fit: one "
-                    "chunk does not give the class frequencies. Compute them with "
-                    "sklearn.utils.compute_class_weight('balanced', classes=classes, "
-                    "y=y) on a large enough sample and pass them as a dict."
-                )
+        if not hasattr(self, "_solver_state") and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        if isinstance(self.class_weight, str) and self.class_weight == "balanced":
+            # on every call, as SGDClassifier: after a fit too, where it would
+            # otherwise re-weight each chunk by its own class frequencies
+            raise ValueError(
+                "class_weight='balanced' is not supported by partial_fit: one "
+                "chunk does not give the class frequencies. Compute them with "
+                "sklearn.utils.compute_class_weight('balanced', classes=classes, "
+                "y=y) on a large enough sample and pass them as a dict."
+            )
         self._more_validate_params()
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
@@ -333,12 +341,17 @@ class GDClassifier(_ClassifierMixinGD):
     Parameters
     ----------
     loss : {'log_loss', 'hinge', 'squared_hinge', 'modified_huber', \
-            'perceptron'}, default='log_loss'
+            'perceptron', 'squared_error', 'huber', 'epsilon_insensitive', \
+            'squared_epsilon_insensitive'}, default='log_loss'
         ``L(y, p)`` for ``y`` in {-1, +1}: ``log(1 + exp(-y p))``;
         ``max(0, 1 - y p)`` and its square; the modified Huber loss
         (``max(0, 1 - y p)^2`` for ``y p >= -1``, ``-4 y p`` below);
-        ``max(0, -y p)``. ``log_loss`` and ``modified_huber`` give
-        ``predict_proba``.
+        ``max(0, -y p)``; and, as in SGDClassifier, the regression losses of
+        :class:`GDRegressor` on the -1/+1 targets (``squared_error`` is a
+        least-squares classifier). ``log_loss`` and ``modified_huber`` give
+        ``predict_proba``. The default differs from SGDClassifier's
+        (``'hinge'``): a probabilistic model, the objective of
+        LogisticRegression.
 
     penalty : {'l2', 'l1', 'elasticnet'} or None, default='l2'
         The penalty ``R``.
@@ -346,15 +359,27 @@ class GDClassifier(_ClassifierMixinGD):
     alpha : float, default=1e-4
         Strength of the penalty.
 
-    l1_ratio : float, default=0.15
-        The elastic-net mixing ``rho`` (used with ``penalty='elasticnet'``).
+    l1_ratio : float or None, default=0.15
+        The elastic-net mixing ``rho`` (used with ``penalty='elasticnet'``;
+        may be None for the other penalties, as in SGDClassifier).
 
     class_weight : dict, 'balanced' or None, default=None
         Weights of the classes, ``{label: weight}``, multiplying the sample
         weights. ``'balanced'`` uses ``n_samples / (n_classes * count(k))``
         with the counts weighted by ``sample_weight`` (as
-        LogisticRegression does); it is not available in ``partial_fit``.
-""" + _SHARED_DOC_PARAMS + """
+        LogisticRegression does; SGDClassifier counts the rows, ignoring
+        ``sample_weight``); it is not available in ``partial_fit``.
+
+    epsilon : float, default=0.1
+        Threshold of the ``huber`` and epsilon-insensitive losses.
+""" + _SHARED_DOC_PARAMS.replace(
+        "power_t : float, default=0.25", "power_t : float, default=0.5"
+    ) + """
+    n_jobs : int or None, default=None
+        Accepted for compatibility with SGDClassifier, without effect: all
+        classes are updated in the same pass over the data (SGDClassifier
+        fits one binary problem per class, in parallel with ``n_jobs``).
+
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
@@ -397,8 +422,10 @@ class GDClassifier(_ClassifierMixinGD):
 
     _parameter_constraints: dict = {
         **BaseGD._parameter_constraints,
-        "loss": [StrOptions(set(CLASSIFICATION_LOSSES))],
+        "loss": [StrOptions(set(CLASSIFICATION_LOSSES + REGRESSION_LOSSES))],
         "class_weight": [StrOptions({"balanced"}), dict, None],
+        "epsilon": [Interval(Real, 0, None, closed="left")],
+        "n_jobs": [Integral, None],
     }
 
     def __init__(
@@ -409,11 +436,12 @@ class GDClassifier(_ClassifierMixinGD):
         alpha=1e-4,
         l1_ratio=0.15,
         class_weight=None,
+        epsilon=0.1,
         solver="auto",
         batch_size=DEFAULT_BATCH_SIZE,
         learning_rate="auto",
         eta0=0.01,
-        power_t=0.25,
+        power_t=0.5,
         momentum=0.0,
         nesterov=False,
         average=False,
@@ -427,12 +455,14 @@ class GDClassifier(_ClassifierMixinGD):
         random_state=None,
         verbose=0,
         warm_start=False,
+        n_jobs=None,
     ):
         self.loss = loss
         self.penalty = penalty
         self.alpha = alpha
         self.l1_ratio = l1_ratio
         self.class_weight = class_weight
+        self.epsilon = epsilon
         self.solver = solver
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -451,3 +481,4 @@ class GDClassifier(_ClassifierMixinGD):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.n_jobs = n_jobs

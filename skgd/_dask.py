@@ -151,7 +151,7 @@ def fit(
     intercept_init=None,
     incremental=False,
 ):
-    """``est.fit(X, y)`` on dask collections; the estimator is unchanged on failure."""
+    """``est.fit(X, y)`` on dask collections (BaseGD._fit restores it on failure)."""
     if incremental:
         raise ValueError(
             "partial_fit does not take a dask collection: fit trains on the whole "
@@ -170,13 +170,7 @@ def fit(
             "validation set with dask_ml.model_selection.train_test_split and stop "
             "on tol."
         )
-    saved = dict(est.__dict__)
-    try:
-        return _fit(est, X, y, sample_weight, coef_init, intercept_init)
-    except BaseException:
-        est.__dict__.clear()
-        est.__dict__.update(saved)
-        raise
+    return _fit(est, X, y, sample_weight, coef_init, intercept_init)
 
 
 def _fit(est, X, y, sample_weight, coef_init, intercept_init):
@@ -221,9 +215,13 @@ def _fit(est, X, y, sample_weight, coef_init, intercept_init):
         weight_total=float(total),
         targets=target_sums / total,
     )
-    options = est._solver_options(False, est._mean_loss_alpha(sw_sum), None)
     state = est._initial_state(
         problem.n_outputs, X.shape[1], coef_init, intercept_init, False
+    )
+    if state.rng is None:
+        state.rng = est._shuffle_stream()
+    options = est._solver_options(
+        False, est._mean_loss_alpha(sw_sum), None, state.rng
     )
     state.precond, state.lipschitz = _solver_constants(problem, options, mean)
     result = SOLVERS["batch"](problem, state, options)

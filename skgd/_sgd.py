@@ -6,49 +6,121 @@ Python drives the epochs and owns the random order; one compiled call
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils.extmath import safe_sparse_dot
 
 from ._fast._stochastic import epoch_csr, epoch_dense
 from ._fast._utils import shuffled_order
-from ._objective import penalty_value
+from ._objective import loss_and_gradient, penalty_value
 from ._solver_common import (
     _divergence_guarded,
+    _divergence_remedy,
     _EpochLoop,
     _initialise_intercept,
     _schedule_config,
 )
-from ._step_size import Preconditioner, stochastic_lipschitz
+from ._step_size import Preconditioner, RunningPreconditioner, stochastic_lipschitz
+
+# An epoch whose objective exceeds the objective at the start of the call
+# by this factor is diverging, even while it is still finite (a geometric
+# growth takes many epochs to overflow).  With learning_rate='auto' the step
+# is derived from the data and an epoch does not raise the objective; the
+# explicit schedules of scikit-learn's SGD legitimately start far above it on
+# unscaled data (modified_huber, 'optimal', breast cancer: 2.5e7 times the
+# starting objective in the first epoch, then decreasing).
+_GROWTH_LIMIT_AUTO = 1e4
+_GROWTH_LIMIT_EXPLICIT = 1e12
+# Rows on which the starting objective is estimated (evenly spread).
+_REFERENCE_ROWS = 1024
 
 
 def _average_start(average, batch_size):
-    """Number of updates after which averaging starts (-1: no averaging)."""
+    """Number of updates after which averaging starts (-1: no averaging).
+
+    scikit-learn's ASGD: with ``average=a`` (True means 1) the average is
+    that of the iterates after the updates that reach ``a`` samples seen,
+    the a-th update included -- for one row per update, the average of
+    iterates ``a, a + 1, ..., t`` (so ``average=1`` is ``average=True``).
+    With mini-batches, averaging starts with the first update whose batch
+    reaches ``a`` samples: after ``ceil(a / batch_size) - 1`` updates.
+    """
     if average is False or average is None or average == 0:
         return -1
-    if average is True or average == 1:
-        return 0
-    return int(average) // batch_size
+    return -(-int(average) // batch_size) - 1
+
+
+def _step_constants(problem, state, options, batch_size):
+    """Preconditioner and smoothness constant of ``learning_rate='auto'``.
+
+    A fit derives them once.  ``partial_fit`` pools each chunk into the
+    running moments of the preconditioner and re-derives the smoothness
+    constant on the chunk, in the updated coordinates: a chunk on another
+    scale than the first gets steps for its own scale.
+    """
+    X, sw = problem.X, problem.sample_weight
+    auto = options.learning_rate == "auto"
+    if state.precond is None:
+        if auto and not sp.issparse(X):
+            state.precond = RunningPreconditioner.from_data(
+                X, sw, problem.fit_intercept
+            )
+        else:
+            state.precond = Preconditioner.identity(problem.n_features)
+    elif auto and options.incremental:
+        if isinstance(state.precond, RunningPreconditioner) and not sp.issparse(X):
+            state.precond.update(X, sw)
+        state.lipschitz = None
+    if state.lipschitz is None and auto:
+        state.lipschitz = stochastic_lipschitz(
+            X, sw, state.precond, problem.fit_intercept, problem.loss, batch_size,
+        )
+
+
+def _growth_limit(problem, state, options):
+    """The objective above which an epoch of this call is diverging.
+
+    ``factor`` times the larger of the objective at the starting point and
+    that of the zero model, estimated on up to ``_REFERENCE_ROWS`` rows; inf
+    (no limit) when both are zero, e.g. the perceptron loss at W = 0.
+    """
+    n = problem.n_samples
+    rows = np.unique(np.linspace(0, n - 1, min(n, _REFERENCE_ROWS)).astype(np.intp))
+    sw = problem.sample_weight[rows]
+    if not sw.sum() > 0:
+        return np.inf
+    P = np.asarray(safe_sparse_dot(problem.X[rows], state.W.T)) + state.b
+    Y = problem.Y[rows]
+    start, _ = loss_and_gradient(problem.loss, Y, P, problem.epsilon)
+    zero, _ = loss_and_gradient(problem.loss, Y, np.zeros_like(P), problem.epsilon)
+    reference = max(sw @ start, sw @ zero) / sw.sum()
+    reference += penalty_value(state.W, problem.l1, problem.l2)
+    if not (reference > 0 and np.isfinite(reference)):
+        return np.inf
+    auto = options.learning_rate == "auto"
+    return reference * (_GROWTH_LIMIT_AUTO if auto else _GROWTH_LIMIT_EXPLICIT)
+
+
+def _check_growth(objective, limit, epoch, learning_rate):
+    if np.isfinite(objective) and objective > limit:
+        raise ValueError(
+            f"The fit diverged at epoch {epoch}: the objective grew to "
+            f"{objective:.3g}, beyond {limit:.3g} (a fixed multiple of its value at "
+            f"the start), though it is still finite. To fix it, "
+            f"{_divergence_remedy(learning_rate)}."
+        )
 
 
 def _solve_stochastic(problem, state, options, batch_size):
     X = problem.X
     n, d, K = problem.n_samples, problem.n_features, problem.n_outputs
     batch_size = max(1, min(batch_size, n))
-    if state.precond is None:
-        state.precond = (
-            Preconditioner.from_data(X, problem.sample_weight, problem.fit_intercept)
-            if options.learning_rate == "auto"
-            else Preconditioner.identity(d)
-        )
-    if state.lipschitz is None and options.learning_rate == "auto":
-        state.lipschitz = stochastic_lipschitz(
-            X, problem.sample_weight, state.precond, problem.fit_intercept,
-            problem.loss, batch_size,
-        )
+    _step_constants(problem, state, options, batch_size)
     if state.velocity is None:
         state.velocity, state.velocity_b = np.zeros((K, d)), np.zeros(K)
     if state.W_avg is None:
         state.W_avg, state.b_avg = np.zeros((K, d)), np.zeros(K)
     if options.learning_rate == "auto":
-        _initialise_intercept(problem, state)
+        _initialise_intercept(problem, state, options)
+    limit = _growth_limit(problem, state, options)
     rng = options.random_state
     loop = _EpochLoop(problem, state, options)
     base = {
@@ -93,6 +165,7 @@ def _solve_stochastic(problem, state, options, batch_size):
         # penalty at the end of the epoch.
         W, _ = state.coefficients()
         objective = loss_sum / weight_sum + penalty_value(W, problem.l1, problem.l2)
+        _check_growth(objective, limit, state.epochs + 1, options.learning_rate)
         if loop.end_epoch(objective, eta):
             break
     return loop.result

@@ -100,6 +100,7 @@ class SolverOptions:
     random_state: object = None
     verbose: int = 0
     validation: object = None  # callable (W, b) -> score, or None
+    incremental: bool = False  # partial_fit: one epoch on one chunk of a stream
 
 
 @dataclass
@@ -119,6 +120,7 @@ class SolverState:
     b_avg: object = None
     n_averaged: int = 0
     extrapolated: object = None  # accelerated batch: (W~, b~, theta)
+    rng: object = None  # RandomState of the shuffling seeds, continued by partial_fit
 
     def coefficients(self):
         """The model: the averaged iterate once averaging has started."""
@@ -215,18 +217,23 @@ class ValidationRule:
         self.count = 0
 
 
-def _check_finite(epoch, objective, W, b, learning_rate):
-    if np.isfinite(objective) and np.all(np.isfinite(W)) and np.all(np.isfinite(b)):
-        return
-    remedy = (
+def _divergence_remedy(learning_rate):
+    """What to change when a fit with this learning rate diverges."""
+    if learning_rate == "auto":
+        return "check X and y for extreme values, or scale the features"
+    return (
         "use learning_rate='auto' (steps chosen from the data), a smaller eta0, "
         "or scale the features (e.g. sklearn.preprocessing.StandardScaler)"
     )
-    if learning_rate == "auto":
-        remedy = "check X and y for extreme values, or scale the features"
+
+
+def _check_finite(epoch, objective, W, b, learning_rate):
+    if np.isfinite(objective) and np.all(np.isfinite(W)) and np.all(np.isfinite(b)):
+        return
     raise ValueError(
         f"The fit diverged at epoch {epoch}: the objective or the coefficients "
-        f"became non-finite (objective={float(objective)!r}). To fix it, {remedy}."
+        f"became non-finite (objective={float(objective)!r}). To fix it, "
+        f"{_divergence_remedy(learning_rate)}."
     )
 
 
@@ -324,7 +331,7 @@ def _schedule_config(options, state):
     }
 
 
-def _initialise_intercept(problem, state):
+def _initialise_intercept(problem, state, options=None):
     """Start a fresh fit from the best constant model rather than from zero.
 
     With W = 0 the intercept minimising the data term has a closed form for
@@ -332,16 +339,26 @@ def _initialise_intercept(problem, state):
     log-odds) and the multinomial loss (log class frequencies).  Starting
     there removes the intercept's share of the first gradients, which would
     otherwise dominate the optimality reference of the stopping rule.
+
+    In ``partial_fit`` the data are the first chunk, whose class frequencies
+    are an estimate of the stream's: they are clipped to
+    ``[1 / (2 K), 1 - 1 / (2 K)]`` for K classes, so that a class absent from
+    the first chunk starts ``log(2 K - 1)`` below the others instead of at
+    log(1e-12) ~ -28, an intercept that steps of size ~1/L never undo (that
+    class was then never predicted).  Frequencies inside the range start as
+    in ``fit``.
     """
     fresh = state.t == 0 and not np.any(state.W) and not np.any(state.b)
     if not (fresh and problem.fit_intercept):
         return
     mean = problem.target_mean()
+    n_classes = max(problem.n_outputs, 2)
+    floor = 0.5 / n_classes if options is not None and options.incremental else 1e-12
     if problem.loss == "squared_error":
         state.b[:] = mean
     elif problem.loss == "log_loss":
-        positive = np.clip((mean + 1.0) / 2.0, 1e-12, 1.0 - 1e-12)
+        positive = np.clip((mean + 1.0) / 2.0, floor, 1.0 - floor)
         state.b[:] = np.log(positive / (1.0 - positive))
     elif problem.loss == "multinomial":
-        log_freq = np.log(np.clip(mean, 1e-12, None))
+        log_freq = np.log(np.clip(mean, floor, 1.0 - floor))
         state.b[:] = log_freq - log_freq.mean()

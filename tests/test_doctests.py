@@ -5,7 +5,12 @@ import importlib
 
 import pytest
 
-MODULES = ["skgd._regression", "skgd._classification", "skgd._plotting"]
+MODULES = [
+    "skgd._regression",
+    "skgd._least_squares",
+    "skgd._classification",
+    "skgd._plotting",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -3,6 +3,7 @@
 # Python never builds an n_samples x n_features temporary such as X ** 2.
 
 cimport cython
+from cpython.mem cimport PyMem_RawCalloc, PyMem_RawFree
 from libc.stdint cimport uint32_t, uint64_t
 
 from skgd._fast._rows cimport floating, index_t
@@ -13,6 +14,9 @@ def column_moments_dense(const floating[:, ::1] X, const double[::1] sample_weig
     """Weighted mean and variance of every column (two-pass, numerically safe).
 
     ``sample_weight`` is normalised here: the results are weighted averages.
+    numpy's ``np.average((X - mean) ** 2, weights=...)`` and scikit-learn's
+    ``_incremental_mean_and_var`` form n x d temporaries (and upcast float32
+    X to a float64 copy first); this reads X twice in place.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], i, j
     cdef double total = 0.0, s, diff
@@ -36,23 +40,47 @@ def column_moments_dense(const floating[:, ::1] X, const double[::1] sample_weig
             var[j] /= total
 
 
-def column_sq_mean_csr(const floating[::1] data, const index_t[::1] indices,
+def column_moments_csr(const floating[::1] data, const index_t[::1] indices,
                        const index_t[::1] indptr, const double[::1] sample_weight,
-                       double[::1] sq_mean):
-    """Weighted mean of x_ij ** 2 for every column of a CSR matrix."""
-    cdef Py_ssize_t n = indptr.shape[0] - 1, d = sq_mean.shape[0], i, m
-    cdef double total = 0.0, s, v
+                       double[::1] mean, double[::1] var):
+    """Weighted mean and variance of every column of a CSR matrix (two-pass).
+
+    The variance sums squared deviations from the mean: the stored values
+    in the second pass, the implicit zeros as ``(weight of the rows without
+    a stored value) * mean ** 2``.  E[x^2] - E[x]^2 is all rounding for a
+    column like 1e4 +- 1e-2 (it left that column unscaled and the batch fit
+    stopped at a relative objective gap of 0.14).  This is what
+    ``sklearn.utils.sparsefuncs.mean_variance_axis`` computes, but that
+    needs weights in X's dtype and accumulates and returns float32 for
+    float32 X, where a square above 3.4e38 (an entry above 1.8e19) becomes
+    inf (measured: variance inf for a column of 1e20); here every sum is
+    in double, as in ``column_moments_dense``, without copying X.
+    """
+    cdef Py_ssize_t n = indptr.shape[0] - 1, d = mean.shape[0], i, m, j
+    cdef double total = 0.0, s, diff
+    cdef double* stored = <double*> PyMem_RawCalloc(d, sizeof(double))
+    if stored == NULL:
+        raise MemoryError()
     with nogil:
-        for m in range(d):
-            sq_mean[m] = 0.0
+        for j in range(d):
+            mean[j] = 0.0
+            var[j] = 0.0
         for i in range(n):
             s = sample_weight[i]
             total += s
             for m in range(indptr[i], indptr[i + 1]):
-                v = data[m]
-                sq_mean[indices[m]] += s * v * v
-        for m in range(d):
-            sq_mean[m] /= total
+                mean[indices[m]] += s * data[m]
+                stored[indices[m]] += s
+        for j in range(d):
+            mean[j] /= total
+        for i in range(n):
+            s = sample_weight[i]
+            for m in range(indptr[i], indptr[i + 1]):
+                diff = data[m] - mean[indices[m]]
+                var[indices[m]] += s * diff * diff
+        for j in range(d):
+            var[j] = (var[j] + (total - stored[j]) * mean[j] * mean[j]) / total
+    PyMem_RawFree(stored)
 
 
 def row_sq_norms_dense(const floating[:, ::1] X, const double[::1] step_scale,
@@ -71,7 +99,15 @@ def row_sq_norms_dense(const floating[:, ::1] X, const double[::1] step_scale,
 
 def row_sq_norms_csr(const floating[::1] data, const index_t[::1] indptr,
                      double[::1] out):
-    """out_i = sum_j x_ij ** 2 over the stored values of row i."""
+    """out_i = sum_j x_ij ** 2 over the stored values of row i.
+
+    Kept instead of ``sklearn.utils.extmath.row_norms(X, squared=True)``,
+    which is faster (measured 2.5 ms against 6.7 ms on a 200,000 x 2,000
+    CSR matrix at 0.5 % density) but sums float32 rows in float32: a row
+    with an entry above 1.8e19 gets an infinite norm, where this double sum
+    gives the finite step size (and the rounding of long float32 rows,
+    2.9e-7 relative measured, stays out of the step).
+    """
     cdef Py_ssize_t n = indptr.shape[0] - 1, i, m
     cdef double acc
     with nogil:
