@@ -76,7 +76,8 @@ def register():
             f'pip install "skgd[onnx]" (skl2onnx and onnxruntime).'
         ) from exc
     from ._classification import GDClassifier
-    from ._regression import GDElasticNet, GDLasso, GDRegressor, GDRidge
+    from ._least_squares import GDElasticNet, GDLasso, GDRidge
+    from ._regression import GDRegressor
 
     update_registered_converter(
         GDClassifier, "SkgdGDClassifier",
