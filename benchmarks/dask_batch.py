@@ -28,6 +28,7 @@ import dask
 import dask.array as da
 import numpy as np
 from distributed import Client, LocalCluster, wait
+from threadpoolctl import threadpool_limits
 
 from skgd import GDClassifier
 
@@ -116,6 +117,21 @@ def timing_rows(client, n, d, chunk_rows, alpha, tol, in_memory):
             ("skgd GDClassifier, in memory", t_local, local.n_iter_, gap(local.coef_))
         )
         ratios.append(f"skgd on dask / skgd in memory: {t_skgd / t_local:.2f}")
+        # one OpenMP thread: on a busy machine a 2-thread team waits for its
+        # slower thread at every pass
+        with threadpool_limits(1, user_api="openmp"):
+            single, t_single = timed(lambda: fit_skgd(X_np, y_np, alpha, tol))
+        rows.append(
+            (
+                "skgd GDClassifier, in memory, 1 thread",
+                t_single,
+                single.n_iter_,
+                gap(single.coef_),
+            )
+        )
+        ratios.append(
+            f"skgd on dask / skgd in memory (1 thread): {t_skgd / t_single:.2f}"
+        )
     return rows, ratios
 
 
