@@ -51,7 +51,7 @@ from ._dask_blocks import (
     ordered_sum,
 )
 from ._objective import penalty_value
-from ._solver_common import _LIPSCHITZ_MARGIN, Problem
+from ._solver_common import Problem
 from ._solvers import SOLVERS
 from ._step_size import (
     WHITENING_MAX_FEATURES,
@@ -214,16 +214,14 @@ def _fit(est, X, y, sample_weight, coef_init, intercept_init):
         outputs=target_sums.shape[0],
         weight_total=float(total),
         targets=target_sums / total,
+        mean=mean,
     )
     state = est._initial_state(
         problem.n_outputs, X.shape[1], coef_init, intercept_init, False
     )
     if state.rng is None:
         state.rng = est._shuffle_stream()
-    options = est._solver_options(
-        False, est._mean_loss_alpha(sw_sum), None, state.rng
-    )
-    state.precond, state.lipschitz = _solver_constants(problem, options, mean)
+    options = est._solver_options(False, est._mean_loss_alpha(sw_sum), None, state.rng)
     result = SOLVERS["batch"](problem, state, options)
     if not result.converged and est.tol is not None:
         warnings.warn(
@@ -276,16 +274,22 @@ class DaskProblem(Problem):
     """A :class:`~skgd._solver_common.Problem` whose rows live in a BlockStore.
 
     ``X`` is the dask array (for its shape); ``Y`` and ``sample_weight`` are
-    not on the client: the solver reaches the data through
-    :meth:`gradient_pass` and :meth:`target_mean` only.
+    not on the client.  The solver reaches the data through the methods of
+    ``Problem`` only, each overridden here by block-wise sums: the gradient
+    pass, the target mean, the preconditioners and the Lipschitz constant
+    (the in-memory ``batch_lipschitz`` run on a few rows that have the data's
+    weighted moments, :func:`_moment_matched_rows`: all that it reads from
+    the data).
     """
 
-    def __init__(self, *, store, outputs, weight_total, targets, **fields):
+    def __init__(self, *, store, outputs, weight_total, targets, mean, **fields):
         super().__init__(**fields)
         self.store = store
         self.outputs = outputs
         self.weight_total = weight_total
-        self.targets = targets
+        self.targets = targets  # weighted mean of the encoded targets
+        self.mean = mean  # weighted column means of X
+        self._cov = None
 
     @property
     def n_outputs(self):
@@ -307,42 +311,45 @@ class DaskProblem(Problem):
         objective = float(loss_sum) / total + penalty_value(W_eval, self.l1, self.l2)
         return G / total, Gb / total, objective
 
+    def _covariance(self):
+        """Weighted covariance of X about its mean (its diagonal for wide X)."""
+        if self._cov is None:
+            full = self.n_features <= GRAM_MAX_FEATURES
+            (second,) = self.store.reduce(block_second_moments, self.mean, full)
+            self._cov = second / self.weight_total
+        return self._cov
 
-def _solver_constants(problem, options, mean):
-    """The preconditioner and Lipschitz constant the batch solver would choose."""
-    d = problem.n_features
-    if options.learning_rate != "auto":
-        return Preconditioner.identity(d), None
-    full = d <= GRAM_MAX_FEATURES
-    (second,) = problem.store.reduce(block_second_moments, mean, full)
-    cov = second / problem.weight_total
-    precond = None
-    whiten = problem.smooth and problem.l1 == 0  # the accelerated solver's rule
-    if whiten and d <= min(WHITENING_MAX_FEATURES, problem.n_samples):
-        if problem.fit_intercept:
-            precond = WhiteningPreconditioner.from_covariance(cov, mean)
-        else:
-            precond = WhiteningPreconditioner.from_covariance(
-                cov + np.outer(mean, mean), np.zeros(d)
-            )
-    if precond is None:
-        precond = Preconditioner.from_moments(
-            mean, np.diag(cov).copy() if full else cov, problem.fit_intercept
+    def batch_preconditioner(self, whiten):
+        d, cov = self.n_features, self._covariance()
+        if (
+            whiten
+            and cov.ndim == 2
+            and d <= min(WHITENING_MAX_FEATURES, self.n_samples)
+        ):
+            # without an intercept: the uncentred second moment, about 0
+            center = self.mean if self.fit_intercept else np.zeros(d)
+            second = cov if self.fit_intercept else cov + np.outer(self.mean, self.mean)
+            whitening = WhiteningPreconditioner.from_covariance(second, center)
+            if whitening is not None:
+                return whitening
+        return self.diagonal_preconditioner()
+
+    def diagonal_preconditioner(self):
+        cov = self._covariance()
+        var = np.diag(cov).copy() if cov.ndim == 2 else cov
+        return Preconditioner.from_moments(self.mean, var, self.fit_intercept)
+
+    def batch_lipschitz(self, precond):
+        cov = self._covariance()
+        if cov.ndim == 1:
+            top = _lanczos_eigenvalue(self, precond)
+            return _usable_constant(loss_curvature(self.loss) * top)
+        if not np.all(np.isfinite(cov)):
+            _usable_constant(np.inf)  # raises: the squared features overflow
+        rows = _moment_matched_rows(self.mean, cov)
+        return batch_lipschitz(
+            rows, np.ones(rows.shape[0]), precond, self.fit_intercept, self.loss
         )
-    if not full:
-        top = _lanczos_eigenvalue(problem, precond)
-        return precond, _LIPSCHITZ_MARGIN * _usable_constant(
-            loss_curvature(problem.loss) * top
-        )
-    if not np.all(np.isfinite(cov)):
-        _usable_constant(np.inf)  # raises: the squared features overflow
-    # batch_lipschitz run on 2d rows that have the data's weighted mean and
-    # covariance, hence its Gram matrix: the in-memory estimate, no pass
-    rows = _moment_matched_rows(mean, cov)
-    lipschitz = batch_lipschitz(
-        rows, np.ones(rows.shape[0]), precond, problem.fit_intercept, problem.loss
-    )
-    return precond, _LIPSCHITZ_MARGIN * lipschitz
 
 
 def _moment_matched_rows(mean, cov):

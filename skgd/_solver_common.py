@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 from ._fast._gradient import gradient_csr, gradient_dense
 from ._objective import CURVATURE, LOSS_CODES, penalty_value
+from ._step_size import Preconditioner, batch_lipschitz, batch_preconditioner
 
 SCHEDULE_CODES = {"constant": 0, "optimal": 1, "invscaling": 2, "adaptive": 0, "auto": 0}
 # Margin on the power-iteration estimate of the Lipschitz constant, which
@@ -60,6 +61,22 @@ class Problem:
     @property
     def smooth(self):
         return CURVATURE[self.loss] is not None
+
+    # ---- the statistics of X the batch solver takes (skgd._dask overrides
+    # them with block-wise sums) ----
+    def batch_preconditioner(self, whiten):
+        """The accelerated batch solver's preconditioner (``batch_preconditioner``)."""
+        return batch_preconditioner(self.X, self.sample_weight, self.fit_intercept,
+                                    whiten=whiten)
+
+    def diagonal_preconditioner(self):
+        """Per-feature standardisation (``Preconditioner.from_data``)."""
+        return Preconditioner.from_data(self.X, self.sample_weight, self.fit_intercept)
+
+    def batch_lipschitz(self, precond):
+        """Largest eigenvalue of the standardised Gram matrix (``batch_lipschitz``)."""
+        return batch_lipschitz(self.X, self.sample_weight, precond, self.fit_intercept,
+                               self.loss)
 
     def target_mean(self):
         """Weighted mean of the targets, shape (n_outputs,)."""
