@@ -3,6 +3,20 @@
 ``SKGD_CYTHON_DEBUG=1`` turns bounds, wrap-around and initialisation checks on
 (a slower build used by CI to catch out-of-range indexing in the kernels).
 
+``SKGD_SANITIZE=1`` builds the kernels with AddressSanitizer and
+UndefinedBehaviorSanitizer (gcc or clang): the raw C pointer loops (and the
+vector loops of ``_simd.h``), which Cython's bounds checks never see, then
+abort on an out-of-bounds access or undefined behaviour.  The Python
+executable is not instrumented, so the sanitizer runtime must be preloaded::
+
+    SKGD_SANITIZE=1 python setup.py build_ext --inplace
+    LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0 \
+        python -m pytest tests/test_kernels.py
+
+(``detect_leaks=0``: CPython keeps objects alive until exit by design.
+Signed integer overflow is not reported: CPython's compiler flags include
+``-fwrapv``, which defines it.)
+
 OpenMP is optional: the batch gradient (``skgd._fast._gradient``) runs its
 row blocks in parallel when the compiler can build and link an OpenMP
 program, and serially otherwise -- with the same result either way (see the
@@ -16,6 +30,12 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 DEBUG = os.environ.get("SKGD_CYTHON_DEBUG", "0") not in ("", "0")
+SANITIZE = os.environ.get("SKGD_SANITIZE", "0") not in ("", "0")
+# -fno-sanitize-recover: undefined behaviour aborts (by default UBSan only
+# prints a message and goes on, which a test run would not notice).
+SANITIZE_COMPILE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
+                    "-fno-omit-frame-pointer", "-g"]
+SANITIZE_LINK = ["-fsanitize=address,undefined"]
 WANT_OPENMP = os.environ.get("SKGD_OPENMP", "1") not in ("", "0")
 OPENMP_EXTENSIONS = {"skgd._fast._gradient"}
 OPENMP_FLAG = {"msvc": "/openmp"}  # gcc and clang: -fopenmp
@@ -65,9 +85,14 @@ extensions = [
     Extension("skgd._fast._gradient", ["skgd/_fast/_gradient.pyx"]),
     Extension("skgd._fast._stochastic", ["skgd/_fast/_stochastic.pyx"]),
     Extension("skgd._fast._utils", ["skgd/_fast/_utils.pyx"]),
+    Extension("skgd._fast._saga", ["skgd/_fast/_saga.pyx"]),
+    Extension("skgd._fast._duality", ["skgd/_fast/_duality.pyx"]),
 ]
 for ext in extensions:
     ext.extra_compile_args = ["-O3"] if not DEBUG else ["-O0", "-g"]
+    if SANITIZE:
+        ext.extra_compile_args = ext.extra_compile_args + SANITIZE_COMPILE
+        ext.extra_link_args = ext.extra_link_args + SANITIZE_LINK
     ext.include_dirs = ["skgd/_fast"]  # _simd.h
     ext.depends = ["skgd/_fast/_simd.h"]
 
@@ -82,7 +107,7 @@ setup(
             "nonecheck": False,
             "cdivision": not DEBUG,
         },
-        force=DEBUG,
+        force=DEBUG or SANITIZE,
     ),
     cmdclass={"build_ext": BuildExtOptionalOpenMP},
 )

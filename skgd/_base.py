@@ -27,13 +27,17 @@ from sklearn.utils.validation import (
 
 from . import _dask
 from ._dask import is_dask_collection
-from ._objective import penalty_strengths
+from ._objective import CURVATURE, penalty_strengths
 from ._solvers import SOLVERS, Problem, SolverOptions, SolverState
 
-# solver='auto' runs the (accelerated, exact) batch solver up to this many
-# rows and mini-batch SGD beyond, where a pass over X gets expensive and a
-# few stochastic epochs reach the statistical accuracy of the data.
-AUTO_BATCH_MAX_SAMPLES = 100_000
+# solver='auto' runs the variance-reduced 'saga' on dense data with a smooth
+# loss from this many rows, and the (accelerated, exact) batch solver
+# otherwise: both stop at a certified optimum.  benchmarks/stochastic_gap.py:
+# on dense problems of 10,000-200,000 rows 'saga' reaches a relative gap of
+# 1e-6 2-7x sooner than 'batch'; on sparse tf-idf rows 'batch' is as fast at
+# 20,000 rows and 3-5x faster at 200,000 (SAGA's step follows the largest
+# row norm, which sparse data cannot be standardised to lower).
+AUTO_SAGA_MIN_SAMPLES = 10_000
 DEFAULT_BATCH_SIZE = 64
 
 
@@ -71,7 +75,7 @@ class BaseGD(BaseEstimator):
         "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "l1_ratio": [Interval(Real, 0, 1, closed="both"), None],
-        "solver": [StrOptions({"auto", "batch", "sgd", "minibatch"})],
+        "solver": [StrOptions({"auto", "batch", "sgd", "minibatch", "saga"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [
             StrOptions(
@@ -139,11 +143,14 @@ class BaseGD(BaseEstimator):
             )
 
     # ---- fitting ----------------------------------------------------------------
-    def _resolve_solver(self, n_samples, incremental):
+    def _resolve_solver(self, n_samples, incremental, sparse=False):
         if self.solver != "auto":
             return self.solver
-        if incremental or n_samples > AUTO_BATCH_MAX_SAMPLES:
-            return "minibatch"
+        if incremental:
+            return "minibatch"  # streaming: no table over the whole data
+        smooth = CURVATURE[self._loss_name()] is not None
+        if smooth and not sparse and n_samples >= AUTO_SAGA_MIN_SAMPLES:
+            return "saga"
         return "batch"
 
     def _validate_fit_data(self, X, y, reset):
@@ -305,7 +312,7 @@ class BaseGD(BaseEstimator):
         sample_weight = self._check_weights(sample_weight, X)
         Y, sample_weight = self._encode_targets(y, sample_weight, first_call, classes)
         n_samples, n_features = X.shape
-        solver = self._resolve_solver(n_samples, incremental)
+        solver = self._resolve_solver(n_samples, incremental, sparse=sp.issparse(X))
         if incremental and not first_call and solver != self.solver_:
             solver = self.solver_
 

@@ -33,6 +33,16 @@ def solve_batch(problem, state, options):
     return _solve_batch_plain(problem, state, options)
 
 
+def _penalty_strengths(problem, precond):
+    """Per-coordinate L1 and L2 strengths in the preconditioned coordinates."""
+    l1_w, l2_w = precond.penalty_weights()
+    # A zero strength is no penalty even where a weight overflowed (1 / the
+    # whitened eigenvalue of a ~1e-150 feature is inf, and 0 * inf is NaN).
+    l1_w = problem.l1 * l1_w if problem.l1 else np.zeros_like(l1_w)
+    l2_w = problem.l2 * l2_w if problem.l2 else np.zeros_like(l2_w)
+    return l1_w, l2_w
+
+
 def _solve_batch_accelerated(problem, state, options):
     if state.precond is None:
         # standardises sparse input too: this solver never forms X~
@@ -40,8 +50,7 @@ def _solve_batch_accelerated(problem, state, options):
     precond = state.precond
     if state.lipschitz is None:
         state.lipschitz = _LIPSCHITZ_MARGIN * problem.batch_lipschitz(precond)
-    l1_w, l2_w = precond.penalty_weights()
-    l1_w, l2_w = problem.l1 * l1_w, problem.l2 * l2_w
+    l1_w, l2_w = _penalty_strengths(problem, precond)
     _initialise_intercept(problem, state, options)
     x_w, x_b = precond.to_standardised(state.W, state.b)
     if state.extrapolated is not None:
@@ -119,8 +128,7 @@ def _solve_batch_plain(problem, state, options):
         # velocities of the plain batch solver live in standardised coordinates
         state.velocity = np.zeros_like(state.W)
         state.velocity_b = np.zeros_like(state.b)
-    l1_w, l2_w = precond.penalty_weights()
-    l1_w, l2_w = problem.l1 * l1_w, problem.l2 * l2_w
+    l1_w, l2_w = _penalty_strengths(problem, precond)
     if options.learning_rate == "auto":
         _initialise_intercept(problem, state, options)
     mom = options.momentum

@@ -1,14 +1,18 @@
-"""The three solvers: plain functions with one signature.
+"""The four solvers: plain functions with one signature.
 
-``solve_batch(problem, state, options)``, ``solve_sgd(...)`` and
-``solve_minibatch(...)`` run epochs until the stopping rule or ``max_iter``
-and update ``state`` in place (so that ``partial_fit`` and ``warm_start``
-continue from it).  They return a :class:`SolverResult`.
+``solve_batch(problem, state, options)``, ``solve_sgd(...)``,
+``solve_minibatch(...)`` and ``solve_saga(...)`` run epochs until the
+stopping rule or ``max_iter`` and update ``state`` in place (so that
+``partial_fit`` and ``warm_start`` continue from it).  They return a
+:class:`SolverResult`.
 
 Stopping rule: ``tol`` is a relative tolerance on the best measure of
 progress each solver has.  The batch solver on a smooth loss knows the exact
 gradient: it stops when the proximal-gradient norm has fallen below ``tol``
-times its first value (:class:`OptimalityRule`).  The stochastic solvers
+times its first value (:class:`OptimalityRule`).  The variance-reduced
+``saga`` stops when the relative duality gap (``skgd._duality``), an upper
+bound of the relative objective gap, is at most ``tol ** 2``
+(``skgd._saga.gap_target``).  The plain stochastic solvers
 (and the batch solver on a non-smooth loss) stop when the objective
 decreased by less than ``tol`` per epoch, relative to its value, over the
 last ``n_iter_no_change`` epochs (:class:`StoppingRule`).  With early
@@ -22,6 +26,7 @@ Divergence guard: a non-finite objective or coefficient stops the fit with a
 """
 
 from ._batch import solve_batch
+from ._saga import solve_saga
 from ._sgd import solve_minibatch, solve_sgd
 from ._solver_common import (  # noqa: F401  (the solvers' shared types)
     OptimalityRule,
@@ -33,4 +38,9 @@ from ._solver_common import (  # noqa: F401  (the solvers' shared types)
     ValidationRule,
 )
 
-SOLVERS = {"batch": solve_batch, "sgd": solve_sgd, "minibatch": solve_minibatch}
+SOLVERS = {
+    "batch": solve_batch,
+    "sgd": solve_sgd,
+    "minibatch": solve_minibatch,
+    "saga": solve_saga,
+}

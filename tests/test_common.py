@@ -1,8 +1,10 @@
 """scikit-learn's own estimator checks for every estimator and solver."""
 
+from skgd_estimators import ESTIMATORS, OTHER_EXPORTS
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skgd import GDClassifier, GDElasticNet, GDLasso, GDRegressor, GDRidge
+import skgd
+from skgd import GDClassifier
 
 SOLVERS = ("auto", "batch", "sgd", "minibatch")
 
@@ -29,9 +31,9 @@ def expected_failures(estimator):
     return STOCHASTIC_WEIGHT_XFAILS if stochastic else {}
 
 
-ESTIMATORS = [
+INSTANCES = [
     Estimator(solver=s, random_state=0)
-    for Estimator in (GDRegressor, GDRidge, GDLasso, GDElasticNet, GDClassifier)
+    for Estimator in ESTIMATORS
     for s in SOLVERS
 ] + [
     # the margin losses (one-vs-rest on the multiclass checks); log_loss is above
@@ -45,7 +47,16 @@ ESTIMATORS = [
 ]
 
 
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failures,
+@parametrize_with_checks(INSTANCES, expected_failed_checks=expected_failures,
                          xfail_strict=True)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+def test_all_exports_are_the_tested_estimators():
+    # every generic suite runs on tests/skgd_estimators.py's explicit list:
+    # an estimator added to (or dropped from) skgd.__all__ must be added to
+    # (or dropped from) it
+    assert sorted(skgd.__all__) == sorted(
+        [Est.__name__ for Est in ESTIMATORS] + OTHER_EXPORTS
+    )

@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+from skgd_estimators import ESTIMATORS as ESTIMATOR_CLASSES
 from sklearn.datasets import load_diabetes
 
 import skgd
@@ -19,7 +20,7 @@ from skgd.__main__ import (
     regression_specs,
 )
 
-ESTIMATORS = [name for name in skgd.__all__ if name.startswith("GD")]
+ESTIMATORS = [Est.__name__ for Est in ESTIMATOR_CLASSES]
 
 
 @pytest.fixture(scope="module")

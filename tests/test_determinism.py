@@ -5,23 +5,18 @@ inputs and the same ``random_state`` must give the same floating-point
 numbers, whatever ran before, alongside or in between (a pickle round trip).
 """
 
-import inspect
 import pickle
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from skgd_estimators import ESTIMATORS
 from sklearn.base import clone, is_classifier
 from sklearn.exceptions import NotFittedError
 
 import skgd
 
-ESTIMATORS = [
-    getattr(skgd, name)
-    for name in skgd.__all__
-    if inspect.isclass(getattr(skgd, name)) and hasattr(getattr(skgd, name), "fit")
-]
 SOLVERS = ["batch", "sgd", "minibatch"]
 STOCHASTIC = ["sgd", "minibatch"]
 
@@ -143,26 +138,26 @@ def test_concurrent_fits_equal_sequential_fits():
 
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
-def test_model_does_not_depend_on_the_openmp_thread_count(sparse):
+def test_model_does_not_depend_on_the_openmp_thread_count(sparse, openmp_threads):
     # The batch gradient splits the rows into blocks fixed by the shape of
     # the problem (here several) and adds the partial gradients in block
-    # order: one OpenMP thread, all of them, or several fits at once in
-    # Python threads each running a parallel kernel give the same bits.
-    threadpoolctl = pytest.importorskip("threadpoolctl")
-    from skgd._fast._gradient import n_blocks
+    # order: one OpenMP thread, three, or several fits at once in Python
+    # threads each running a parallel kernel give the same bits.
+    from skgd._fast._gradient import planned_threads
 
     X, y = make_data(skgd.GDRegressor, n=20000, d=20, sparse=sparse)
-    n_values = X.nnz if sparse else X.size
-    assert n_blocks(X.shape[0], n_values, 1, X.shape[1]) > 1
+    shape = (X.shape[0], X.nnz if sparse else X.size, 1, X.shape[1])
 
     def run():
         return skgd.GDRegressor(solver="batch", max_iter=5, tol=None).fit(X, y)
 
-    with threadpoolctl.threadpool_limits(limits=1, user_api="openmp"):
+    with openmp_threads(1):
         one = run()
-    every = run()
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        concurrent = list(pool.map(lambda _: run(), range(3)))
+    with openmp_threads(3):
+        assert planned_threads(*shape) == 3  # the fits' gradients run on 3 threads
+        every = run()
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            concurrent = list(pool.map(lambda _: run(), range(3)))
     for model in [every, *concurrent]:
         assert_same_model(model, one)
 
@@ -366,6 +361,8 @@ _FIT_SCRIPT = """
 import numpy as np
 from sklearn.base import is_classifier
 from skgd import GDClassifier, GDRegressor
+from skgd._fast import _gradient, _stochastic
+print(int(_gradient.avx_selected()), int(_stochastic.avx_selected()))
 rng = np.random.RandomState(0)
 X = rng.normal(size=(300, 45)) * rng.uniform(0.1, 10.0, size=45) + 1.0
 y = X @ rng.normal(size=45) + rng.normal(size=300)
@@ -382,6 +379,15 @@ for dtype in (np.float64, np.float32):
             out.append(np.asarray(est.coef_).tobytes().hex() + np.asarray(est.intercept_).tobytes().hex())
 print(" ".join(out))
 """
+
+
+def cpu_has_avx():
+    """Whether the CPU runs AVX, as numpy's own run-time dispatch sees it."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__
+    except ImportError:  # numpy < 2
+        from numpy.core._multiarray_umath import __cpu_features__
+    return bool(__cpu_features__.get("AVX", False))
 
 
 def test_same_bits_with_and_without_avx(tmp_path):
@@ -404,8 +410,15 @@ def test_same_bits_with_and_without_avx(tmp_path):
             proc = subprocess.run([sys.executable, "-W", "ignore", "-c", _FIT_SCRIPT],
                                   cwd=tmp_path, env=env, capture_output=True, text=True,
                                   timeout=300, check=True)
-        return proc.stdout.split()
+        selected, models = proc.stdout.split("\n", 1)
+        return selected.split(), models.split()
 
-    default, without_avx = run(None), run("1")
+    (avx, default), (no_avx, without_avx) = run(None), run("1")
+    # which path ran, in both kernel modules: AVX wherever the CPU has it
+    assert no_avx == ["0", "0"]
+    if not cpu_has_avx():
+        assert avx == ["0", "0"]
+        pytest.skip("the CPU has no AVX: one vector path only, nothing to compare")
+    assert avx == ["1", "1"]
     assert len(default) == 18
     assert default == without_avx

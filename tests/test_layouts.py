@@ -11,22 +11,16 @@ code paths (only dense input is standardised) and agree to the solver's
 precision at the optimum.
 """
 
-import inspect
-
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from skgd_estimators import ESTIMATORS
 from sklearn.base import clone, is_classifier
 
 import skgd
 import skgd._sgd
 import skgd._solver_common
 
-ESTIMATORS = [
-    getattr(skgd, name)
-    for name in skgd.__all__
-    if inspect.isclass(getattr(skgd, name)) and hasattr(getattr(skgd, name), "fit")
-]
 SOLVERS = ["batch", "sgd", "minibatch"]
 
 

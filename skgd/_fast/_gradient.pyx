@@ -31,6 +31,7 @@ from cython.parallel cimport prange
 from skgd._fast._loss cimport row_loss_grad
 from skgd._fast._rows cimport (axpy_csr, axpy_dense, dot2_dense, dot_csr,
                                dot_dense, floating, index_t)
+from skgd._fast._rows cimport skgd_avx_selected
 
 cdef extern from *:
     """
@@ -72,6 +73,11 @@ cpdef Py_ssize_t n_blocks(Py_ssize_t n_rows, Py_ssize_t n_values, Py_ssize_t n_o
 def max_threads():
     """Threads the parallel gradient uses by default (1 without OpenMP)."""
     return skgd_max_threads()
+
+
+def avx_selected():
+    """Whether this module's rows of 32 values or more run the AVX loops."""
+    return bool(skgd_avx_selected())
 
 
 cdef bint same_values(const double* W, const double* b, const double* W_eval,
@@ -206,6 +212,16 @@ cdef int resolve_threads(int n_threads, Py_ssize_t nb) noexcept nogil:
     if n_threads <= 0 or n_threads > available:
         n_threads = available
     return <int> max(1, min(<Py_ssize_t> n_threads, nb))
+
+
+def planned_threads(Py_ssize_t n_rows, Py_ssize_t n_values, Py_ssize_t n_outputs,
+                    Py_ssize_t n_features, int n_threads=-1):
+    """OpenMP threads a gradient call on this shape runs its row blocks on.
+
+    The arguments are those of :func:`n_blocks` and ``n_threads`` of the
+    gradient functions (the tests check that a parallel pass really is one).
+    """
+    return resolve_threads(n_threads, n_blocks(n_rows, n_values, n_outputs, n_features))
 
 
 def gradient_dense(const floating[:, ::1] X, const double[:, ::1] Y,

@@ -88,6 +88,8 @@ cdef extern from "_simd.h":
     double skgd_step_shrink_f(double c, const float* x, const double* m,
                               const double* eta, const double* inv_shrink, double* w,
                               Py_ssize_t d) noexcept nogil
+    # 1 if rows of SKGD_AVX_MIN_FEATURES values or more take the AVX loops.
+    int skgd_avx_selected() noexcept nogil
 
 
 # Rows visited this many samples ahead are prefetched: far enough to hide

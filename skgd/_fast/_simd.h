@@ -229,6 +229,18 @@ skgd_step_shrink_f_avx(double c, const float *x, const double *m, const double *
 #define SKGD_DISPATCH_AVX(call)
 #endif  /* SKGD_HAVE_AVX_DISPATCH */
 
+/* 1 if the rows long enough for it take the AVX loops in this module (each
+   module that includes this header decides for itself), 0 if not: the
+   tests check that the AVX path runs where the CPU has AVX. */
+static inline int skgd_avx_selected(void)
+{
+#ifdef SKGD_HAVE_AVX_DISPATCH
+    return skgd_use_avx(SKGD_AVX_MIN_FEATURES);
+#else
+    return 0;
+#endif
+}
+
 /* ---- SSE2 and scalar --------------------------------------------------- */
 
 #ifdef SKGD_HAVE_SSE2

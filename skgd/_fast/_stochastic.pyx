@@ -68,6 +68,7 @@ from skgd._fast._rows cimport (PREFETCH_DISTANCE, PREFETCH_EARLY_DISTANCE,
                                dot_csr, dot_dense, floating, index_t, prefetch,
                                prefetch_span, prefetch_span_early,
                                step_shrink_dense)
+from skgd._fast._rows cimport skgd_avx_selected
 
 cdef enum:
     CONSTANT = 0
@@ -864,3 +865,8 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
             fold_scale(Wp, K, d, wscale, l1_total, l1_applied)
     free_workspace(&ws)
     return cnt.t, cnt.n_averaged, cnt.loss_sum, cnt.weight_sum
+
+
+def avx_selected():
+    """Whether this module's rows of 32 values or more run the AVX loops."""
+    return bool(skgd_avx_selected())
