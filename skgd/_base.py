@@ -25,6 +25,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from . import _dask
+from ._dask import is_dask_collection
 from ._objective import CURVATURE, penalty_strengths
 from ._solvers import SOLVERS, Problem, SolverOptions, SolverState
 
@@ -295,6 +297,9 @@ class BaseGD(BaseEstimator):
 
     def _fit_unguarded(self, X, y, sample_weight, coef_init, intercept_init,
                        incremental, classes):
+        if is_dask_collection(X):
+            return _dask.fit(self, X, y, sample_weight, coef_init, intercept_init,
+                             incremental)
         first_call = not (incremental and hasattr(self, "_solver_state"))
         if incremental and first_call and self.early_stopping:
             # as SGDRegressor/SGDClassifier.partial_fit: silently ignoring it

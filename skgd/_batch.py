@@ -13,7 +13,7 @@ from ._solver_common import (
     _initialise_intercept,
     _schedule_config,
 )
-from ._step_size import Preconditioner, batch_lipschitz, batch_preconditioner
+from ._step_size import Preconditioner
 
 
 @_divergence_guarded
@@ -44,17 +44,12 @@ def _penalty_strengths(problem, precond):
 
 
 def _solve_batch_accelerated(problem, state, options):
-    X, sw = problem.X, problem.sample_weight
     if state.precond is None:
         # standardises sparse input too: this solver never forms X~
-        state.precond = batch_preconditioner(
-            X, sw, problem.fit_intercept, whiten=problem.l1 == 0
-        )
+        state.precond = problem.batch_preconditioner(whiten=problem.l1 == 0)
     precond = state.precond
     if state.lipschitz is None:
-        state.lipschitz = _LIPSCHITZ_MARGIN * batch_lipschitz(
-            X, sw, precond, problem.fit_intercept, problem.loss
-        )
+        state.lipschitz = _LIPSCHITZ_MARGIN * problem.batch_lipschitz(precond)
     l1_w, l2_w = _penalty_strengths(problem, precond)
     _initialise_intercept(problem, state, options)
     x_w, x_b = precond.to_standardised(state.W, state.b)
@@ -122,15 +117,13 @@ def _solve_batch_accelerated(problem, state, options):
 def _solve_batch_plain(problem, state, options):
     if state.precond is None:
         state.precond = (
-            Preconditioner.from_data(problem.X, problem.sample_weight, problem.fit_intercept)
+            problem.diagonal_preconditioner()
             if options.learning_rate == "auto"
             else Preconditioner.identity(problem.n_features)
         )
     precond = state.precond
     if state.lipschitz is None and options.learning_rate == "auto":
-        state.lipschitz = _LIPSCHITZ_MARGIN * batch_lipschitz(
-            problem.X, problem.sample_weight, precond, problem.fit_intercept, problem.loss
-        )
+        state.lipschitz = _LIPSCHITZ_MARGIN * problem.batch_lipschitz(precond)
     if state.velocity is None:
         # velocities of the plain batch solver live in standardised coordinates
         state.velocity = np.zeros_like(state.W)

@@ -26,6 +26,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
 from ._base import DEFAULT_BATCH_SIZE, BaseGD
+from ._dask import DaskScoreMixin, blockwise
 from ._objective import CLASSIFICATION_LOSSES, REGRESSION_LOSSES
 from ._regression import _SHARED_DOC_ATTRS, _SHARED_DOC_PARAMS
 
@@ -63,7 +64,7 @@ def encode_labels(y_index, n_classes, loss):
     return 2.0 * one_hot - 1.0
 
 
-class _ClassifierMixinGD(LinearClassifierMixin, BaseGD):
+class _ClassifierMixinGD(DaskScoreMixin, LinearClassifierMixin, BaseGD):
     """Labels, class weights, prediction and probabilities of GDClassifier.
 
     ``LinearClassifierMixin`` (scikit-learn's private base of its linear
@@ -200,6 +201,7 @@ class _ClassifierMixinGD(LinearClassifierMixin, BaseGD):
             return self.classes_[(scores[:, 0] > 0).astype(np.intp)]
         return self.classes_[np.argmax(scores, axis=1)]
 
+    @blockwise
     def decision_function(self, X):
         """Signed scores of the linear model.
 
@@ -217,6 +219,7 @@ class _ClassifierMixinGD(LinearClassifierMixin, BaseGD):
         scores = self._raw_predict(X)
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
+    @blockwise
     def predict(self, X):
         """Predict class labels.
 
@@ -243,6 +246,7 @@ class _ClassifierMixinGD(LinearClassifierMixin, BaseGD):
         return True
 
     @available_if(_check_proba)
+    @blockwise
     def predict_proba(self, X):
         """Probability estimates (``log_loss`` and ``modified_huber`` only).
 
@@ -278,6 +282,7 @@ class _ClassifierMixinGD(LinearClassifierMixin, BaseGD):
         return prob / total[:, None]
 
     @available_if(_check_proba)
+    @blockwise
     def predict_log_proba(self, X):
         """Logarithm of the probability estimates.
 

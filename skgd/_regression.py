@@ -10,10 +10,11 @@ from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import DEFAULT_BATCH_SIZE, BaseGD
+from ._dask import DaskScoreMixin, blockwise
 from ._objective import REGRESSION_LOSSES
 
 
-class _RegressorMixinGD(RegressorMixin, BaseGD):
+class _RegressorMixinGD(DaskScoreMixin, RegressorMixin, BaseGD):
     """Target handling, prediction and scoring shared by the regressors."""
 
     _multi_output = True
@@ -52,6 +53,7 @@ class _RegressorMixinGD(RegressorMixin, BaseGD):
         pred = self._linear_predict(X, W, b)
         return r2_score(y, pred[:, 0] if y.ndim == 1 else pred, sample_weight=sample_weight)
 
+    @blockwise
     def predict(self, X):
         """Predict with the linear model.
 

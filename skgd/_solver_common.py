@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 from ._fast._gradient import gradient_csr, gradient_dense
 from ._objective import CURVATURE, LOSS_CODES, penalty_value
+from ._step_size import Preconditioner, batch_lipschitz, batch_preconditioner
 
 SCHEDULE_CODES = {"constant": 0, "optimal": 1, "invscaling": 2, "adaptive": 0, "auto": 0}
 # Margin on the power-iteration estimate of the Lipschitz constant, which
@@ -60,6 +61,26 @@ class Problem:
     @property
     def smooth(self):
         return CURVATURE[self.loss] is not None
+
+    # ---- the statistics of X the batch solver takes (skgd._dask overrides
+    # them with block-wise sums) ----
+    def batch_preconditioner(self, whiten):
+        """The accelerated batch solver's preconditioner (``batch_preconditioner``)."""
+        return batch_preconditioner(self.X, self.sample_weight, self.fit_intercept,
+                                    whiten=whiten)
+
+    def diagonal_preconditioner(self):
+        """Per-feature standardisation (``Preconditioner.from_data``)."""
+        return Preconditioner.from_data(self.X, self.sample_weight, self.fit_intercept)
+
+    def batch_lipschitz(self, precond):
+        """Largest eigenvalue of the standardised Gram matrix (``batch_lipschitz``)."""
+        return batch_lipschitz(self.X, self.sample_weight, precond, self.fit_intercept,
+                               self.loss)
+
+    def target_mean(self):
+        """Weighted mean of the targets, shape (n_outputs,)."""
+        return (self.sample_weight / self.sample_weight.sum()) @ self.Y
 
     def gradient_pass(self, W, b, W_eval=None, b_eval=None):
         """Mean gradient at (W, b) and objective at (W_eval, b_eval), one pass."""
@@ -347,8 +368,7 @@ def _initialise_intercept(problem, state, options=None):
     fresh = state.t == 0 and not np.any(state.W) and not np.any(state.b)
     if not (fresh and problem.fit_intercept):
         return
-    weights = problem.sample_weight / problem.sample_weight.sum()
-    mean = weights @ problem.Y
+    mean = problem.target_mean()
     n_classes = max(problem.n_outputs, 2)
     floor = 0.5 / n_classes if options is not None and options.incremental else 1e-12
     if problem.loss == "squared_error":

@@ -215,6 +215,15 @@ class WhiteningPreconditioner(Preconditioner):
             chunk = np.asarray(X[start:start + _COVARIANCE_CHUNK_ROWS], dtype=np.float64) - mean
             cov += chunk.T @ (chunk * sample_weight[start:start + chunk.shape[0], None])
         cov /= sample_weight.sum()
+        return cls.from_covariance(cov, mean)
+
+    @classmethod
+    def from_covariance(cls, cov, center):
+        """Whitening of a given weighted covariance (None if not sound).
+
+        ``center`` is the weighted mean with an intercept (``cov`` centred on
+        it) and zeros without (``cov`` the uncentred second moment).
+        """
         if not np.all(np.isfinite(cov)):
             return None
         eigenvalues, vectors = np.linalg.eigh(cov)
@@ -222,7 +231,7 @@ class WhiteningPreconditioner(Preconditioner):
         if not top > 0:
             return None
         eigenvalues = np.maximum(eigenvalues, _EIGENVALUE_FLOOR * top)
-        return cls(vectors / np.sqrt(eigenvalues), eigenvalues, mean)
+        return cls(vectors / np.sqrt(eigenvalues), eigenvalues, center)
 
     def to_original(self, W_t, b_t):
         W = W_t @ self.transform.T
