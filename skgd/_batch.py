@@ -31,10 +31,16 @@ def solve_batch(problem, state, options):
     With ``learning_rate='auto'`` and a smooth loss this is FISTA (Nesterov's
     accelerated proximal gradient) in standardised coordinates with step
     ``1 / L`` and adaptive restart (O'Donoghue & Candes, 2015): the number of
-    iterations grows with the square root of the condition number.  A
-    non-smooth loss takes subgradient steps ``1 / (L sqrt(k))``.  Explicit
-    schedules run the textbook update on the raw features, with heavy-ball
-    or Nesterov momentum if asked.
+    iterations grows with the square root of the condition number.  The
+    squared error with ``n >= 2 d`` iterates on the d x d Gram matrix
+    (:mod:`skgd._gram`: one pass over X, then ``d^2`` per iteration).  Where
+    a duality gap is cheap (squared error, binary and multinomial log-loss
+    with a penalty; :mod:`skgd._gap`) the fit stops on it
+    (:class:`~skgd._solver_common.GapRule`): the model returned is certified
+    within a relative objective gap of ``tol * 1e-6``.  A non-smooth loss
+    takes subgradient steps ``1 / (L sqrt(k))``.  Explicit schedules run the
+    textbook update on the raw features, with heavy-ball or Nesterov
+    momentum if asked.
     """
     if options.learning_rate == "auto" and problem.smooth:
         return _solve_batch_accelerated(problem, state, options)
