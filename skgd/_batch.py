@@ -18,7 +18,10 @@ from ._solver_common import (
 )
 from ._step_size import (
     Preconditioner,
+    WhiteningPreconditioner,
     _usable_constant,
+    loss_curvature,
+    whitened_rounding,
     batch_lipschitz,
     batch_preconditioner,
 )
@@ -78,6 +81,12 @@ def _setup(problem, state, options):
         state.precond = batch_preconditioner(
             problem.X, problem.sample_weight, problem.fit_intercept, whiten=whiten
         )
+    if state.lipschitz is None and isinstance(state.precond, WhiteningPreconditioner):
+        # Whitened and centred, the features and the intercept column have
+        # the identity as their weighted Gram matrix (floored eigenvalues
+        # only shrink it): the constant is the loss's curvature, without a
+        # power iteration over X.  The margin covers the rounding of C.
+        state.lipschitz = (1.0 + whitened_rounding(state.precond)) * loss_curvature(problem.loss)
     if state.lipschitz is None:
         state.lipschitz = _LIPSCHITZ_MARGIN * batch_lipschitz(
             problem.X, problem.sample_weight, state.precond, problem.fit_intercept,

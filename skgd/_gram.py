@@ -25,6 +25,7 @@ flops, at BLAS-3 speed.
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.linalg import eigsh
 
 from ._objective import penalty_value
 from ._step_size import Preconditioner, WhiteningPreconditioner, centred_gram
@@ -46,6 +47,19 @@ def gram_applies(problem, options):
         and options.max_iter > 1
         and (not sp.issparse(problem.X) or problem.X.nnz >= n)
     )
+
+
+def _top_eigenvalue(matrix):
+    """Largest eigenvalue of a symmetric matrix, to rounding.
+
+    Lanczos (ARPACK, from a fixed start: the same bits every run) instead of
+    the full O(d^3) decomposition once d is large enough to matter.
+    """
+    d = matrix.shape[0]
+    if d < 64:
+        return float(np.linalg.eigvalsh(matrix)[-1])
+    top = eigsh(matrix, k=1, which="LA", tol=1e-12, v0=np.ones(d), return_eigenvectors=False)
+    return float(top[0])
 
 
 class GramOracle:
@@ -89,8 +103,7 @@ class GramOracle:
         else:
             root = np.sqrt(precond.step_scale)
             scaled = root[:, None] * self.cov * root[None, :]
-        top = float(np.linalg.eigvalsh(scaled)[-1])
-        return max(top, 1.0 if self.problem.fit_intercept else 0.0)
+        return max(_top_eigenvalue(scaled), 1.0 if self.problem.fit_intercept else 0.0)
 
     def intercept(self, W):
         """The best intercept for ``W``."""
