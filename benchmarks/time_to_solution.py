@@ -3,7 +3,7 @@
 Run from the repository root::
 
     python benchmarks/time_to_solution.py            # the full sizes (~15 min on 2 cores)
-    python benchmarks/time_to_solution.py --quick    # small sizes, under a minute
+    python benchmarks/time_to_solution.py --quick    # small sizes, skgd and scikit-learn only
     python benchmarks/time_to_solution.py --problems lasso,ridge
 
 The peers come from ``pip install .[bench]`` (skglm, celer, glum,
@@ -414,42 +414,50 @@ def _coef_of(est, kind):
     return coef, intercept
 
 
-def worker(library, data_dir, budget, repeat):
-    """Fit every solver of ``library`` on one problem; print one JSON line per fit.
+def worker(library, data_dirs, budget, problem_budget, repeat):
+    """Fit every solver of ``library`` on each problem; print one JSON line per fit.
 
     A ladder stops at the first fit within ``STOP_GAP`` of the reference
-    optimum or longer than ``budget`` seconds.
+    optimum or longer than ``budget`` seconds; no fit starts on a problem
+    after ``problem_budget`` seconds spent on it.
     """
     _, solvers = LIBRARIES[library]
     solvers = solvers()
-    X, y, meta = load(data_dir)
-    kind, l1_ratio, alpha = meta["kind"], meta["l1_ratio"], meta["alpha"]
-    n = X.shape[0]
     warnings.simplefilter("ignore")
-    for label, (factory, tols) in solvers.items():
-        if factory(kind, l1_ratio, alpha, n, tols[0]) is None:
-            continue
-        for tol in tols:
-            est = factory(kind, l1_ratio, alpha, n, tol)
-            rounds = repeat if label in DEFAULT_FITS else 1
-            times = []
-            for _ in range(rounds):
-                start = time.perf_counter()
-                try:
-                    est.fit(X, y)
-                except Exception as exc:  # a peer that rejects the problem
-                    print(json.dumps(dict(label=label, tol=tol, error=repr(exc)[:200])), flush=True)
+    for index, data_dir in enumerate(data_dirs):
+        X, y, meta = load(data_dir)
+        kind, l1_ratio, alpha = meta["kind"], meta["l1_ratio"], meta["alpha"]
+        n = X.shape[0]
+        started = time.perf_counter()
+        for label, (factory, tols) in solvers.items():
+            if factory(kind, l1_ratio, alpha, n, tols[0]) is None:
+                continue
+            for tol in tols:
+                if time.perf_counter() - started > problem_budget:
                     break
-                times.append(time.perf_counter() - start)
-            if not times:
-                break
-            coef, intercept = _coef_of(est, kind)
-            record = dict(label=label, tol=tol, time=float(np.median(times)),
-                          coef=coef.tolist(), intercept=intercept.tolist())
-            print(json.dumps(record), flush=True)
-            value = objective(kind, l1_ratio, alpha, X, y, coef, intercept)
-            if times[-1] > budget or value - meta["f_ref"] <= STOP_GAP * abs(meta["f_ref"]):
-                break
+                record = _timed_fit(factory(kind, l1_ratio, alpha, n, tol), X, y, kind,
+                                    repeat if label in DEFAULT_FITS else 1)
+                record.update(problem=index, label=label, tol=tol)
+                print(json.dumps(record), flush=True)
+                if "error" in record:
+                    break
+                value = objective(kind, l1_ratio, alpha, X, y, record["coef"], record["intercept"])
+                if record["time"] > budget or value - meta["f_ref"] <= STOP_GAP * abs(meta["f_ref"]):
+                    break
+
+
+def _timed_fit(est, X, y, kind, rounds):
+    """Median wall time of ``rounds`` fits, and the model (or the error raised)."""
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        try:
+            est.fit(X, y)
+        except Exception as exc:  # a peer that rejects the problem
+            return dict(error=repr(exc)[:200])
+        times.append(time.perf_counter() - start)
+    coef, intercept = _coef_of(est, kind)
+    return dict(time=float(np.median(times)), coef=coef.tolist(), intercept=intercept.tolist())
 
 
 # ---- data on disk -------------------------------------------------------------------
@@ -472,20 +480,24 @@ def load(data_dir):
     return X, np.load(os.path.join(data_dir, "y.npy")), meta
 
 
-def run_library(library, data_dir, args):
-    cmd = [sys.executable, os.path.abspath(__file__), "--worker", library, "--data", data_dir,
-           "--fit-budget", str(args.fit_budget), "--repeat", str(args.repeat)]
+def run_library(library, data_dirs, args):
+    """Run one library's worker over every problem; its records by problem."""
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", library,
+           "--data", ",".join(data_dirs), "--fit-budget", str(args.fit_budget),
+           "--problem-budget", str(args.problem_budget), "--repeat", str(args.repeat)]
+    timeout = len(data_dirs) * args.problem_budget * 2 + 60
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.library_timeout).stdout
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout).stdout
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        print(f"    ({library}: stopped after {args.library_timeout} s)", file=sys.stderr)
-    records = []
+        print(f"    ({library}: stopped after {timeout} s)", file=sys.stderr)
+    records = [[] for _ in data_dirs]
     for line in out.splitlines():
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError:
-            pass
+            continue
+        records[record["problem"]].append(record)
     return records
 
 
@@ -495,7 +507,7 @@ def _fmt_time(t):
     return "—" if t is None else f"{t:.2f} s"
 
 
-def summarise(name, title, ref_name, records, f_star, missing):
+def summarise(title, ref_name, records, missing):
     by_label = {}
     for r in records:
         if "gap" in r:
@@ -537,51 +549,73 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, under a minute")
     parser.add_argument("--problems", default=",".join(PROBLEMS))
-    parser.add_argument("--libraries", default=",".join(LIBRARIES))
+    parser.add_argument("--libraries", default=None,
+                        help="comma-separated (default: all; with --quick: skgd,scikit-learn)")
     parser.add_argument("--fit-budget", type=float, default=None,
                         help="stop a ladder after a fit longer than this (s)")
-    parser.add_argument("--library-timeout", type=float, default=None)
-    parser.add_argument("--repeat", type=int, default=3, help="fits of skgd's default (median)")
+    parser.add_argument("--problem-budget", type=float, default=None,
+                        help="no new fit of a library on a problem after this (s)")
+    parser.add_argument("--repeat", type=int, default=3, help="fits of skgd's defaults (median)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--data", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.data, args.fit_budget, args.repeat)
+        worker(args.worker, args.data.split(","), args.fit_budget, args.problem_budget,
+               args.repeat)
         return
     sizes = QUICK if args.quick else FULL
-    args.fit_budget = args.fit_budget or (0.5 if args.quick else 5.0)
-    args.library_timeout = args.library_timeout or (15 if args.quick else 90)
-    libraries = args.libraries.split(",")
+    args.fit_budget = args.fit_budget or (0.2 if args.quick else 5.0)
+    args.problem_budget = args.problem_budget or (1.0 if args.quick else 30.0)
+    # --quick leaves the peers out by default: skglm and celer compile their
+    # numba kernels at every start, which alone takes tens of seconds
+    libraries = (args.libraries or ("skgd,scikit-learn" if args.quick else ",".join(LIBRARIES))
+                 ).split(",")
     import importlib.util
     missing = [lib for lib in libraries if importlib.util.find_spec(LIBRARIES[lib][0]) is None]
-    summary = []
-    for name in args.problems.split(","):
-        maker, size_key, kind, l1_ratio, title, ref_name = PROBLEMS[name]
-        n, d = sizes[size_key]
-        X, y, alpha = maker(n, d)
-        title = title.format(n=f"{n:,}", d=f"{d:,}")
-        f_ref = objective(kind, l1_ratio, alpha, X, y, *reference(name, kind, l1_ratio, alpha, X, y))
-        with tempfile.TemporaryDirectory() as data_dir:
+    names = args.problems.split(",")
+    problems = []
+    with tempfile.TemporaryDirectory() as root:
+        for index, name in enumerate(names):
+            maker, size_key, kind, l1_ratio, title, ref_name = PROBLEMS[name]
+            n, d = sizes[size_key]
+            X, y, alpha = maker(n, d)
+            f_ref = objective(kind, l1_ratio, alpha, X, y,
+                              *reference(name, kind, l1_ratio, alpha, X, y))
+            data_dir = os.path.join(root, str(index))
+            os.mkdir(data_dir)
             save(data_dir, X, y, dict(kind=kind, l1_ratio=l1_ratio, alpha=alpha, f_ref=f_ref))
-            records = []
-            for lib in libraries:
-                if lib not in missing:
-                    records += run_library(lib, data_dir, args)
-        values = [f_ref]
-        for r in records:
-            if "coef" in r:
-                r["objective"] = objective(kind, l1_ratio, alpha, X, y, r["coef"], r["intercept"])
-                if np.isfinite(r["objective"]):
-                    values.append(r["objective"])
-        f_star = min(values)
-        for r in records:
-            if "objective" in r:
-                r["gap"] = (r["objective"] - f_star) / abs(f_star) if np.isfinite(r["objective"]) else np.inf
-        summary += summarise(name, title, ref_name, records, f_star, missing)
+            problems.append((data_dir, title.format(n=f"{n:,}", d=f"{d:,}"), ref_name, f_ref))
+        records = [[] for _ in names]
+        for lib in libraries:
+            if lib not in missing:
+                for index, recs in enumerate(run_library(lib, [p[0] for p in problems], args)):
+                    records[index] += recs
+        summary = []
+        for index, (data_dir, title, ref_name, f_ref) in enumerate(problems):
+            X, y, meta = load(data_dir)
+            summary += summarise(title, ref_name, _score(records[index], X, y, meta, f_ref),
+                                 missing)
     print("| problem | skgd | its fit | fastest peer at equal or better gap | ratio |")
     print("|---|---|---|---|---|")
     for row in summary:
         print("| " + " | ".join(row) + " |")
+
+
+def _score(records, X, y, meta, f_ref):
+    """Each record's objective and its gap to ``F*`` (the best value seen)."""
+    values = [f_ref]
+    for r in records:
+        if "coef" in r:
+            r["objective"] = objective(meta["kind"], meta["l1_ratio"], meta["alpha"], X, y,
+                                       r["coef"], r["intercept"])
+            if np.isfinite(r["objective"]):
+                values.append(r["objective"])
+    f_star = min(values)
+    for r in records:
+        if "objective" in r:
+            r["gap"] = ((r["objective"] - f_star) / abs(f_star)
+                        if np.isfinite(r["objective"]) else np.inf)
+    return records
 
 
 if __name__ == "__main__":

@@ -124,7 +124,7 @@ def centred_gram(X, sample_weight, fit_intercept, mean=None):
     float64 -- no n x d temporary, float32 input accumulated in double.
     (OpenBLAS's ``syrk``, which does half the flops, measured slower than
     its ``gemm`` on such tall chunks.)  CSR X: ``X^T diag(w) X - mu mu^T``
-    by a sparse product (small ``d`` only).  Returns ``(None, None)`` if the
+    by sparse products over chunks of rows (small ``d`` only).  Returns ``(None, None)`` if the
     moments are not finite.
     """
     n, d = X.shape
@@ -136,7 +136,14 @@ def centred_gram(X, sample_weight, fit_intercept, mean=None):
     if not np.all(np.isfinite(mean)):
         return None, None
     if sp.issparse(X):
-        cov = np.asarray((X.T @ sp.diags(weights) @ X).toarray(), dtype=np.float64)
+        # by chunks of ~1M stored values: the scaled copy of a chunk is the
+        # only temporary
+        rows = max(1, (n << 20) // max(X.nnz, 1))
+        cov = np.zeros((d, d))
+        for start in range(0, n, rows):
+            chunk = X[start:start + rows]
+            scaled = sp.diags(weights[start:start + chunk.shape[0]]) @ chunk
+            cov += (chunk.T @ scaled).toarray()
         cov -= np.outer(mean, mean)
     else:
         rows = max(64, _COVARIANCE_CHUNK_BYTES // (8 * max(d, 1)))
