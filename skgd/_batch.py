@@ -4,16 +4,24 @@ import math
 
 import numpy as np
 
-from ._objective import prox
+from ._gram import GramOracle, gram_applies
+from ._objective import penalty_value, prox
 from ._solver_common import (
     _LIPSCHITZ_MARGIN,
     _OBJECTIVE_RTOL,
+    GapRule,
     _divergence_guarded,
     _EpochLoop,
     _initialise_intercept,
     _schedule_config,
 )
-from ._step_size import Preconditioner
+from ._step_size import (
+    Preconditioner,
+    WhiteningPreconditioner,
+    _usable_constant,
+    loss_curvature,
+    whitened_rounding,
+)
 
 
 @_divergence_guarded
@@ -23,14 +31,60 @@ def solve_batch(problem, state, options):
     With ``learning_rate='auto'`` and a smooth loss this is FISTA (Nesterov's
     accelerated proximal gradient) in standardised coordinates with step
     ``1 / L`` and adaptive restart (O'Donoghue & Candes, 2015): the number of
-    iterations grows with the square root of the condition number.  A
-    non-smooth loss takes subgradient steps ``1 / (L sqrt(k))``.  Explicit
-    schedules run the textbook update on the raw features, with heavy-ball
-    or Nesterov momentum if asked.
+    iterations grows with the square root of the condition number.  The
+    squared error with ``n >= 2 d`` iterates on the d x d Gram matrix
+    (:mod:`skgd._gram`: one pass over X, then ``d^2`` per iteration).  Where
+    a duality gap is cheap (squared error, binary and multinomial log-loss
+    with a penalty; :mod:`skgd._gap`) the fit stops on it
+    (:class:`~skgd._solver_common.GapRule`): the model returned is certified
+    within a relative objective gap of ``tol * 1e-6``.  A non-smooth loss
+    takes subgradient steps ``1 / (L sqrt(k))``.  Explicit schedules run the
+    textbook update on the raw features, with heavy-ball or Nesterov
+    momentum if asked.
     """
     if options.learning_rate == "auto" and problem.smooth:
         return _solve_batch_accelerated(problem, state, options)
     return _solve_batch_plain(problem, state, options)
+
+
+class _DataOracle:
+    """Gradient, objective and data term at one point: one fused pass over X."""
+
+    def __init__(self, problem):
+        self.problem = problem
+
+    def evaluate(self, W, b):
+        G, Gb, objective = self.problem.gradient_pass(W, b)
+        return G, Gb, objective, objective - penalty_value(W, self.problem.l1, self.problem.l2)
+
+
+def _setup(problem, state, options):
+    """The oracle, preconditioner, Lipschitz constant and certificate of a fit."""
+    whiten = problem.l1 == 0
+    if gram_applies(problem, options):
+        try:
+            oracle = problem.gram_oracle()
+        except FloatingPointError:
+            oracle = None
+        if oracle is not None:
+            if state.precond is None:
+                state.precond = oracle.preconditioner(whiten)
+            if state.lipschitz is None:
+                # exact: the eigenvalue of the d x d standardised Gram matrix
+                state.lipschitz = _usable_constant(oracle.lipschitz(state.precond))
+            return oracle, problem.duality_gap(oracle.mean)
+    if state.precond is None:
+        # standardises sparse input too: this solver never forms X~
+        state.precond = problem.batch_preconditioner(whiten)
+    if state.lipschitz is None and isinstance(state.precond, WhiteningPreconditioner):
+        # Whitened and centred, the features and the intercept column have
+        # the identity as their weighted Gram matrix (floored eigenvalues
+        # only shrink it): the constant is the loss's curvature, without a
+        # power iteration over X.  The margin covers the rounding of C.
+        state.lipschitz = (1.0 + whitened_rounding(state.precond)) * loss_curvature(problem.loss)
+    if state.lipschitz is None:
+        state.lipschitz = _LIPSCHITZ_MARGIN * problem.batch_lipschitz(state.precond)
+    return _DataOracle(problem), problem.duality_gap()
 
 
 def _penalty_strengths(problem, precond):
@@ -44,61 +98,68 @@ def _penalty_strengths(problem, precond):
 
 
 def _solve_batch_accelerated(problem, state, options):
-    if state.precond is None:
-        # standardises sparse input too: this solver never forms X~
-        state.precond = problem.batch_preconditioner(whiten=problem.l1 == 0)
+    oracle, certificate = _setup(problem, state, options)
     precond = state.precond
-    if state.lipschitz is None:
-        state.lipschitz = _LIPSCHITZ_MARGIN * problem.batch_lipschitz(precond)
+    gram = isinstance(oracle, GramOracle)
     l1_w, l2_w = _penalty_strengths(problem, precond)
     _initialise_intercept(problem, state, options)
     x_w, x_b = precond.to_standardised(state.W, state.b)
-    if state.extrapolated is not None:
-        y_w, y_b, theta = state.extrapolated
+    if gram and problem.fit_intercept:
+        # in centred coordinates the best intercept is the mean of y, whatever W
+        x_b = oracle.y_mean.copy()
+    if state.extrapolated is not None and state.extrapolated[0].shape == x_w.shape:
+        # partial_fit continues the sequences (the model returned is the best
+        # point evaluated, which need not be the iterate x)
+        y_w, y_b, theta = state.extrapolated[:3]
+        if len(state.extrapolated) == 5:
+            x_w, x_b = state.extrapolated[3:]
     else:
         y_w, y_b, theta = x_w.copy(), x_b.copy(), 1.0
-    loop = _EpochLoop(problem, state, options, optimality=True)
+    rule = GapRule(options.tol) if certificate is not None else None
+    loop = _EpochLoop(problem, state, options, optimality=True, rule=rule)
+    best = None  # (W~, b~, objective, gradient~) of the best point evaluated
+    lower = -math.inf  # the best dual value: a lower bound of the optimum
     step_norm = None  # proximal-gradient norm of the last step
-    best = None  # (W~, b~, objective) of the last accepted iterate
     rejections = 0
     for it in range(options.max_iter + 1):
         W_y, b_y = precond.to_original(y_w, y_b)
-        W_x, b_x = precond.to_original(x_w, x_b)
-        G, Gb, objective_x = problem.gradient_pass(W_y, b_y, W_x, b_x)
-        if it > 0:
-            # objective_x is the objective of the previous step's result; a
-            # rise within the rounding of the objective is no evidence
-            # (near the optimum of an ill-conditioned problem the objective
-            # stops resolving progress long before the coefficients do)
-            rejected = best is not None and (
-                objective_x - best[2] > _OBJECTIVE_RTOL * abs(best[2])
-            )
-            if rejected:
-                # Function-value restart with roll-back: a step that raised the
-                # objective is undone and the momentum dropped, so the
-                # objective never rises.  The gradient was taken at the
-                # discarded extrapolated point; the next pass takes a fresh
-                # one.  Rejections without progress in between mean the
-                # Lipschitz estimate was too small: double it.
-                rejections += 1
-                if rejections >= 2:
-                    state.lipschitz *= 2.0
-                x_w, x_b, objective_x = best
-                y_w, y_b, theta = x_w.copy(), x_b.copy(), 1.0
-                W_x, b_x = precond.to_original(x_w, x_b)
-            else:
-                rejections = 0
-            state.W, state.b = W_x, b_x
-            optimality = None if rejected else step_norm
-            if loop.end_epoch(objective_x, 1.0 / state.lipschitz, optimality) or it == options.max_iter:
-                break
-            best = (x_w, x_b, objective_x)
-            if rejected:
-                continue
-        step = 1.0 / state.lipschitz
+        if gram:
+            b_y = oracle.intercept(W_y)
+            G, Gb, objective, data = oracle.evaluate(W_y)
+        else:
+            G, Gb, objective, data = oracle.evaluate(W_y, b_y)
+        if certificate is not None and np.isfinite(objective):
+            lower = max(lower, certificate.dual(W_y, b_y, G, Gb, data))
         g_w, g_b = precond.gradient_to_standardised(G, Gb)
+        # The gradient and the objective are taken at the same point y:
+        # the certificate needs both there.  A point worse than the best
+        # one (beyond the rounding of the objective) is a function-value
+        # restart: the momentum is dropped and the next step starts from
+        # the best point, with its stored gradient (no pass is wasted).
+        # Two in a row without progress mean the step was too long.
+        rejected = best is not None and not (
+            objective - best[2] <= _OBJECTIVE_RTOL * abs(best[2]))  # NaN: rejected
+        if rejected:
+            rejections += 1
+            if rejections >= 2:
+                state.lipschitz *= 2.0
+            y_w, y_b, _, g_w, g_b = best[0], best[1], best[2], best[3], best[4]
+            x_w, x_b, theta = y_w, y_b, 1.0
+        else:
+            rejections = 0
+            best = (y_w, y_b, objective, g_w, g_b)
+        if it > 0:
+            state.W, state.b = precond.to_original(best[0], best[1])
+            if gram:
+                state.b = oracle.intercept(state.W)
+            measure = step_norm
+            if rule is not None:
+                measure = rule.relative_gap(best[2], lower)
+            if loop.end_epoch(best[2], 1.0 / state.lipschitz, measure) or it == options.max_iter:
+                break
+        step = 1.0 / state.lipschitz
         new_w = prox(y_w - step * g_w, step, l1_w, l2_w)
-        new_b = y_b - step * g_b if problem.fit_intercept else y_b
+        new_b = y_b - step * g_b if problem.fit_intercept and not gram else y_b
         step_norm = math.sqrt(np.sum((y_w - new_w) ** 2) + np.sum((y_b - new_b) ** 2)) / step
         # Gradient-based adaptive restart: drop the momentum when the step
         # points against the direction of the last move.
@@ -109,7 +170,7 @@ def _solve_batch_accelerated(problem, state, options):
         y_w = new_w + beta * (new_w - x_w)
         y_b = new_b + beta * (new_b - x_b)
         x_w, x_b, theta = new_w, new_b, theta_next
-    state.extrapolated = (y_w, y_b, theta)
+    state.extrapolated = (y_w, y_b, theta, x_w, x_b)
     state.t += loop.result.n_iter
     return loop.result
 

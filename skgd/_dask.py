@@ -42,6 +42,7 @@ from ._dask_blocks import (
     block_gradient,
     block_gram_product,
     block_second_moments,
+    block_target_sums,
     class_weight_sums,
     encode_classes,
     encode_values,
@@ -50,6 +51,8 @@ from ._dask_blocks import (
     map_targets,
     ordered_sum,
 )
+from ._gap import DualityGap
+from ._gram import GramOracle
 from ._objective import penalty_value
 from ._solver_common import Problem
 from ._solvers import SOLVERS
@@ -276,10 +279,10 @@ class DaskProblem(Problem):
     ``X`` is the dask array (for its shape); ``Y`` and ``sample_weight`` are
     not on the client.  The solver reaches the data through the methods of
     ``Problem`` only, each overridden here by block-wise sums: the gradient
-    pass, the target mean, the preconditioners and the Lipschitz constant
-    (the in-memory ``batch_lipschitz`` run on a few rows that have the data's
-    weighted moments, :func:`_moment_matched_rows`: all that it reads from
-    the data).
+    pass, the target mean, the preconditioners, the Lipschitz constant, the
+    Gram-matrix oracle and the duality-gap certificate.  The last three are
+    the in-memory objects built on a few rows that have the data's weighted
+    moments (:func:`_moment_matched_rows`): all that they read from the data.
     """
 
     def __init__(self, *, store, outputs, weight_total, targets, mean, **fields):
@@ -349,6 +352,50 @@ class DaskProblem(Problem):
         rows = _moment_matched_rows(self.mean, cov)
         return batch_lipschitz(
             rows, np.ones(rows.shape[0]), precond, self.fit_intercept, self.loss
+        )
+
+    def gram_oracle(self):
+        """The least-squares oracle from X's and y's joint moments (one pass)."""
+        d, total = self.n_features, self.weight_total
+        S, s, Q = self.store.reduce(block_target_sums, self.targets, False)
+        # sum_i w_i (y_i - ybar)(x_i - mu)^T: the targets' sum s is ~0
+        cross = (S - np.outer(s, self.mean)) / total
+        joint = np.block([[self._covariance(), cross.T], [cross, Q / total]])
+        rows = _moment_matched_rows(np.concatenate([self.mean, self.targets]), joint)
+        return GramOracle(self._surrogate(rows[:, :d], rows[:, d:], np.ones(len(rows))))
+
+    def duality_gap(self, feature_mean=None):
+        """The certificate from the class sums of X (one pass), as in memory."""
+        if self.loss == "log_loss":
+            # the binary targets: the positive class's sums, the rest by difference
+            S, s, _ = self.store.reduce(block_target_sums, None, True)
+            sums = np.vstack([S, self.mean * self.weight_total - S])
+            weights = np.array([s[0], self.weight_total - s[0]])
+            Y = np.array([[1.0], [-1.0]])
+        elif self.loss == "multinomial":
+            zero = np.zeros(self.n_outputs)
+            sums, weights, _ = self.store.reduce(block_target_sums, zero, False)
+            Y = np.eye(self.n_outputs)
+        else:  # no class sums needed: the means only
+            sums, weights = self.mean[None, :], np.ones(1)
+            Y = self.targets[None, :]
+        rows = np.divide(
+            sums, weights[:, None], out=np.zeros_like(sums), where=weights[:, None] > 0
+        )
+        surrogate = self._surrogate(rows, Y, weights)
+        return DualityGap.for_problem(surrogate, feature_mean)
+
+    def _surrogate(self, X, Y, sample_weight):
+        """An in-memory problem on the given rows, with this problem's objective."""
+        return Problem(
+            X=np.ascontiguousarray(X),
+            Y=np.ascontiguousarray(Y, dtype=np.float64),
+            sample_weight=sample_weight,
+            loss=self.loss,
+            epsilon=self.epsilon,
+            l1=self.l1,
+            l2=self.l2,
+            fit_intercept=self.fit_intercept,
         )
 
 

@@ -63,3 +63,15 @@ def test_whitening_keeps_the_l2_penalty():
     W_t, _ = pc.to_standardised(W, np.zeros(1))
     _, l2_weights = pc.penalty_weights()
     np.testing.assert_allclose(np.sum(l2_weights * W_t**2), np.sum(W**2), rtol=1e-8)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_whitened_lipschitz_constant_is_one(fit_intercept):
+    # the batch solver takes L = curvature without a power iteration once
+    # the features are whitened: the Gram matrix of [z, 1] is the identity
+    from skgd._step_size import batch_lipschitz, whitened_rounding
+
+    X, _, sw = data()
+    pc = WhiteningPreconditioner.from_data(X, sw, fit_intercept)
+    top = batch_lipschitz(X, sw, pc, fit_intercept, "squared_error", n_iter=200, rtol=1e-14)
+    assert 1.0 - 1e-6 <= top <= 1.0 + whitened_rounding(pc)

@@ -1,0 +1,207 @@
+"""Duality gaps: a certified bound on ``J(W, b) - J*`` for the batch solver.
+
+The objective of :mod:`skgd._objective`, with ``w_i = s_i / sum(s)``,
+
+.. math::
+
+    P(W, b) = \\sum_i w_i f_i(W x_i + b) + R(W), \\qquad
+    R(W) = l_1 \\|W\\|_1 + \\frac{l_2}{2} \\|W\\|_F^2,
+
+has the Fenchel dual (one dual vector ``u_i`` per row, the intercept adding
+the constraint ``sum_i w_i u_i = 0``)
+
+.. math::
+
+    D(u) = -\\sum_i w_i f_i^*(u_i) - R^*\\Big(-\\sum_i w_i u_i x_i^T\\Big),
+    \\qquad P(W, b) - J^* \\le P(W, b) - D(u) \\text{ for every feasible } u .
+
+The dual point is built from one fused gradient pass, as scikit-learn's
+Lasso builds it from the residual: ``u_i = f_i'(W x_i + b)`` (so that the
+pass's gradient is ``G = sum_i w_i u_i x_i^T``), made feasible by
+
+* the **intercept**: a shift of the residuals (squared error) or a mixture
+  of the class probabilities with a fixed distribution (logistic,
+  multinomial), which keeps ``u`` in the domain of ``f^*``;
+* the **L1 penalty without L2** (``R^*`` is the indicator of
+  ``||V||_inf <= l_1``): a scaling of ``u`` by ``min(1, l_1 / ||G||_inf)``.
+
+``sum_i w_i f_i^*(u_i)`` needs no second pass: by the Fenchel-Young equality
+at ``u_i = f_i'(z_i)`` it is ``<G, W> + <G_b, b> - sum_i w_i f_i(z_i)``, and
+the feasibility steps above change it by amounts computed from the class
+(or target) sums, or bound it from above by convexity of ``f^*`` -- which
+keeps ``D`` a valid lower bound of ``J*``.  Both vanish at the optimum, where
+the gap is zero.
+
+Supported: ``squared_error``, binary ``log_loss`` and ``multinomial`` with
+``l1 + l2 > 0``; elsewhere ``DualityGap.for_problem`` returns None and the
+solver falls back to its optimality rule.
+"""
+
+import numpy as np
+
+# p log p with 0 log 0 = 0
+def _xlogx(p):
+    p = np.asarray(p, dtype=float)
+    return np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
+
+
+def _conjugate_penalty(V, l1, l2):
+    """``R*(V)`` for ``l2 > 0`` (a finite quadratic beyond the L1 kink)."""
+    excess = np.maximum(np.abs(V) - l1, 0.0)
+    return float(np.sum(excess * excess)) / (2.0 * l2)
+
+
+class DualityGap:
+    """Dual values at the points of the batch solver's gradient passes.
+
+    Parameters
+    ----------
+    problem : skgd._solver_common.Problem
+    feature_mean : ndarray of shape (n_features,)
+        ``sum_i w_i x_i`` (the weighted column means).
+    target_sums : ndarray of shape (n_outputs, n_features) or None
+        ``sum_i w_i y_i x_i^T`` over the targets' encoding (one-hot for the
+        multinomial loss, the positive class for the binary log-loss); None
+        for the squared error, which does not need it.
+    """
+
+    def __init__(self, problem, feature_mean, target_sums=None):
+        self.loss = problem.loss
+        self.l1, self.l2 = problem.l1, problem.l2
+        self.fit_intercept = problem.fit_intercept
+        weights = problem.sample_weight / problem.sample_weight.sum()
+        self.mean = feature_mean
+        self.target_sums = target_sums
+        self._aggregate = None  # (c, G) of the combined dual point (L2 only)
+        if self.loss == "squared_error":
+            self.target_mean = weights @ problem.Y
+        elif self.loss == "log_loss":
+            positive = problem.Y[:, 0] > 0
+            self.class_weight = np.array([weights[positive].sum(), weights[~positive].sum()])
+        else:
+            self.target_mean = weights @ problem.Y  # class frequencies
+
+    @classmethod
+    def for_problem(cls, problem, feature_mean=None):
+        """The certificate of ``problem``, or None where none is cheap."""
+        if problem.l1 <= 0 and problem.l2 <= 0:
+            return None
+        if problem.loss not in ("squared_error", "log_loss", "multinomial"):
+            return None
+        if problem.loss == "log_loss" and problem.n_outputs != 1:
+            return None
+        columns = [] if feature_mean is not None else [np.ones((problem.n_samples, 1))]
+        if problem.loss == "multinomial":
+            columns.append(problem.Y)
+        elif problem.loss == "log_loss":
+            columns.append(problem.Y > 0)
+        # the means and the class sums in one pass
+        sums = problem.weighted_sums(np.hstack(columns)) if columns else None
+        if feature_mean is None:
+            feature_mean, sums = sums[0], sums[1:]
+        return cls(problem, feature_mean, sums if problem.loss != "squared_error" else None)
+
+    def dual(self, W, b, G, Gb, data_term):
+        """A lower bound of ``J*`` from the pass at (W, b).
+
+        ``G, Gb`` are the mean gradient of the data term at (W, b) and
+        ``data_term`` its value there.
+        """
+        W = np.asarray(W, dtype=float)
+        # sum_i w_i f*(u_i) by the Fenchel-Young equality
+        conj = float(np.sum(G * W) + np.dot(Gb, b)) - data_term
+        if self.loss == "squared_error":
+            conj, G = self._squared_intercept(conj, data_term, G, Gb)
+        elif self.loss == "log_loss":
+            conj, G = self._binary_intercept(conj, G, Gb)
+        else:
+            conj, G = self._multinomial_intercept(conj, G, Gb)
+        if not np.isfinite(conj):
+            return -np.inf
+        if self.l2 > 0 and self.l1 == 0:
+            return self._aggregated(-conj, G)
+        if self.l2 > 0:
+            return -conj - _conjugate_penalty(G, self.l1, self.l2)
+        # Only L1: scale u into the dual-feasible box ||G||_inf <= l1.
+        top = float(np.max(np.abs(G), initial=0.0))
+        scale = 1.0 if top <= self.l1 else self.l1 / top
+        if self.loss == "squared_error":
+            # f*(s u) = s^2 u^2 / 2 + s u y: the two sums kept apart
+            quad, lin = self._squared_parts
+            return -(scale * scale * quad + scale * lin)
+        # f* convex with f*(0 residual) = 0: f*(s u) <= s f*(u)
+        return -scale * conj
+
+    def _aggregated(self, value, G):
+        """The best dual value on the segment from the aggregate to this point.
+
+        With only an L2 penalty, ``D(u) = -sum_i w_i f*(u_i) - ||G(u)||^2 /
+        (2 l2)``.  Both points are feasible, so every convex combination is;
+        ``f*`` is convex and ``G`` linear in ``u``, so the combination with
+        weight ``lam`` has a dual value of at least ``(1 - lam) c_a + lam
+        c_b - ||(1 - lam) G_a + lam G_b||^2 / (2 l2)`` (``c = -sum w f*``),
+        a concave quadratic in ``lam`` maximised in closed form.  The
+        gradients of successive iterates oscillate around ``-l2 W*``: their
+        combination cancels much of it, which tightens the certificate.
+        """
+        if self._aggregate is None:
+            self._aggregate = (value, G)
+        else:
+            c_a, G_a = self._aggregate
+            delta = G - G_a
+            norm2 = float(np.sum(delta * delta))
+            lam = 1.0
+            if norm2 > 0:
+                lam = ((value - c_a) * self.l2 - float(np.sum(G_a * delta))) / norm2
+                lam = min(max(lam, 0.0), 1.0)
+            self._aggregate = ((1 - lam) * c_a + lam * value, G_a + lam * delta)
+        c, G = self._aggregate
+        return c - float(np.sum(G * G)) / (2.0 * self.l2)
+
+    # --- feasibility for the intercept: sum_i w_i u_i = 0 -------------------
+    def _squared_intercept(self, conj, data_term, G, Gb):
+        # f*(u) = u^2 / 2 + u y; shifting u by its mean c keeps it finite:
+        # sum w f*(u - c) = sum w f*(u) - c^2 / 2 - c ybar (per output).
+        c = Gb if self.fit_intercept else np.zeros_like(Gb)
+        quad = data_term - 0.5 * float(c @ c)
+        # sum w (u - c) y = sum w u y - c ybar, with sum w u y = conj - data_term
+        lin = conj - data_term - float(c @ self.target_mean)
+        self._squared_parts = (quad, lin)
+        return quad + lin, G - np.outer(c, self.mean)
+
+    def _binary_intercept(self, conj, G, Gb):
+        # u_i = -y_i p_i, p_i in [0, 1], f*(u) = p log p + (1 - p) log(1 - p).
+        # sum w u = A_minus - A_plus, A_c = sum over class c of w p.  A
+        # mixture p' = (1 - t) p + t pi_c (pi = 1 on the class with the
+        # smaller sum, 0 on the other) balances them; by convexity
+        # sum w f*(u') <= (1 - t) sum w f*(u) (f* vanishes at p = 0, 1).
+        if not self.fit_intercept or Gb[0] == 0.0:
+            return conj, G
+        excess = float(Gb[0])  # = A_minus - A_plus
+        n_plus, n_minus = self.class_weight
+        plus_sum = self.target_sums[0]
+        if excess > 0:  # raise the positive class: pi_plus = 1
+            t = excess / (excess + n_plus)
+            G = (1 - t) * G - t * plus_sum
+        else:
+            t = -excess / (-excess + n_minus)
+            G = (1 - t) * G + t * (self.mean - plus_sum)
+        return (1 - t) * conj, G
+
+    def _multinomial_intercept(self, conj, G, Gb):
+        # u_i = q_i - Y_i, q_i on the simplex, f*(u) = sum_k q_k log q_k.
+        # The mixture q' = (1 - t) q + t pi with pi = (c - (1 - t) Q) / t
+        # (Q = sum w q, c the class frequencies) has sum w q' = c; the
+        # smallest t keeping pi >= 0 is max_k (1 - c_k / Q_k).
+        if not self.fit_intercept:
+            return conj, G
+        c = self.target_mean
+        Q = Gb + c
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = float(np.max(np.where(Q > c, 1.0 - c / Q, 0.0), initial=0.0))
+        if t <= 0.0:
+            return conj, G
+        pi = np.maximum((c - (1 - t) * Q) / t, 0.0)
+        conj = (1 - t) * conj + t * float(np.sum(_xlogx(pi)))
+        G = (1 - t) * G - t * self.target_sums + t * np.outer(pi, self.mean)
+        return conj, G
