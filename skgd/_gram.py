@@ -78,7 +78,7 @@ class GramOracle:
         mean = problem.weighted_sums(np.ones((n, 1)))[0] if problem.fit_intercept else None
         cov, mean = centred_gram(problem.X, sw, problem.fit_intercept, mean)
         if cov is None:
-            raise FloatingPointError("non-finite moments")
+            raise FloatingPointError("moments not finite or not accurate")
         self.cov, self.mean = cov, mean
         self.y_mean = weights @ Y if problem.fit_intercept else np.zeros(K)
         Yc = Y - self.y_mean

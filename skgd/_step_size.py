@@ -194,8 +194,8 @@ def centred_gram(X, sample_weight, fit_intercept, mean=None):
     float64 -- no n x d temporary, float32 input accumulated in double.
     (OpenBLAS's ``syrk``, which does half the flops, measured slower than
     its ``gemm`` on such tall chunks.)  CSR X: ``X^T diag(w) X - mu mu^T``
-    by sparse products over chunks of rows (small ``d`` only).  Returns ``(None, None)`` if the
-    moments are not finite.
+    by sparse products over chunks of rows (small ``d`` only).  Returns
+    ``(None, None)`` if the moments are not finite, or (CSR) not accurate.
     """
     n, d = X.shape
     weights = sample_weight / sample_weight.sum()
@@ -214,7 +214,15 @@ def centred_gram(X, sample_weight, fit_intercept, mean=None):
             chunk = X[start:start + rows]
             scaled = sp.diags(weights[start:start + chunk.shape[0]]) @ chunk
             cov += (chunk.T @ scaled).toarray()
+        second_moment = np.diag(cov).copy()
         cov -= np.outer(mean, mean)
+        # X^T W X - mu mu^T cancels on a column whose mean dwarfs its spread
+        # (1e4 +- 1e-2): with a second moment above 1e6 times the variance,
+        # fewer than ten digits of the covariance are left.  Refuse; the
+        # batch solver then runs its passes over X, whose column moments are
+        # computed in two passes (no cancellation).
+        if np.any(np.diag(cov) < 1e-6 * second_moment):
+            return None, None
     else:
         rows = max(64, _COVARIANCE_CHUNK_BYTES // (8 * max(d, 1)))
         cov = np.zeros((d, d))
