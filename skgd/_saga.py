@@ -19,9 +19,7 @@ from ._fast._saga import (
 from ._fast._utils import shuffled_order
 from ._objective import penalty_value
 from ._solver_common import (
-    GAP_PER_TOL,
-    ROUNDING_GAP,
-    GapRule,
+    OptimalityRule,
     _divergence_guarded,
     _EpochLoop,
     _initialise_intercept,
@@ -34,6 +32,9 @@ from ._step_size import Preconditioner, _row_bounds, loss_curvature
 # relative gap of 1e-6 in 20-25% fewer epochs than 1 / (3 L_max).
 STRONGLY_CONVEX_DIVISOR = 2.0
 CONVEX_DIVISOR = 3.0
+# The relative gap is resolved down to about this (it is the difference of
+# two sums of n terms); a tighter target would never be met.
+GAP_FLOOR = 1e-14
 # A CSR window of deferred updates holds at least this many updates (and at
 # least n_features: flushing it costs one pass over the coefficients).
 MIN_WINDOW = 1024
@@ -44,11 +45,20 @@ MAX_CHECK_INTERVAL = 10
 def gap_target(tol):
     """The relative duality gap at which a fit stops, for the ``tol`` given.
 
-    The batch solver's: ``tol * GAP_PER_TOL``, floored at the rounding of
-    the gap (:class:`skgd._solver_common.GapRule`), so that ``tol`` means
-    the same certified precision for both solvers.
+    ``tol`` is the relative tolerance of the batch solver's optimality
+    measure (a gradient norm); the objective gap is quadratic in it.
     """
-    return None if tol is None else max(tol * GAP_PER_TOL, ROUNDING_GAP)
+    return None if tol is None else max(tol * tol, GAP_FLOOR)
+
+
+class GapRule(OptimalityRule):
+    """Stop when the relative duality gap is at most ``target``."""
+
+    def __init__(self, target):
+        super().__init__(target)
+
+    def update(self, value):
+        return self.tol is not None and value is not None and value <= self.tol
 
 
 class _CheckSchedule:
@@ -183,7 +193,7 @@ def solve_saga(problem, state, options):
     to it, sublinearly, without strong convexity).  The step is
     ``1 / (3 L_max)`` in standardised coordinates (dense input).  The fit
     stops when the relative duality gap of :mod:`skgd._duality` is at most
-    ``tol * 1e-6`` (:func:`gap_target`, the batch solver's rule); without a penalty, where no gap
+    ``tol ** 2`` (:func:`gap_target`); without a penalty, where no gap
     exists, when the norm of the full gradient has fallen below ``tol``
     times its initial value, as the batch solver.  The explicit learning-rate
     schedules, momentum, averaging and ``batch_size`` do not apply.
@@ -201,7 +211,7 @@ def solve_saga(problem, state, options):
     penalised = problem.l1 > 0 or problem.l2 > 0
     loop = _EpochLoop(problem, state, options, optimality=True)
     if penalised:
-        loop.rule = GapRule(options.tol)
+        loop.rule = GapRule(gap_target(options.tol))
     else:
         # the gradient at the start is the table's average
         start_w, start_b = state.precond.gradient_to_standardised(
@@ -209,7 +219,7 @@ def solve_saga(problem, state, options):
         )
         start_b = start_b if problem.fit_intercept else np.zeros_like(start_b)
         loop.rule.reference = math.sqrt(np.sum(start_w**2) + np.sum(start_b**2))
-    schedule = _CheckSchedule(gap_target(options.tol) if penalised else options.tol)
+    schedule = _CheckSchedule(loop.rule.tol)
     rng = options.random_state
     order = np.arange(n, dtype=np.intp)
     for epoch in range(1, options.max_iter + 1):

@@ -7,13 +7,12 @@ stopping rule or ``max_iter`` and update ``state`` in place (so that
 :class:`SolverResult`.
 
 Stopping rule: ``tol`` is a relative tolerance on the best measure of
-progress each solver has.  The batch solver on a smooth penalised objective
-and the variance-reduced ``saga`` stop on a certificate: the relative
-duality gap, an upper bound of the relative objective gap, at most
-``tol * 1e-6`` (:class:`GapRule`; 1e-9 at the default ``tol=1e-3``).  Without
-a penalty (no feasible dual point short of the optimum) they stop when the
-proximal-gradient norm has fallen below ``tol`` times its first value
-(:class:`OptimalityRule`).  The plain stochastic solvers
+progress each solver has.  The batch solver on a smooth loss knows the exact
+gradient: it stops when the proximal-gradient norm has fallen below ``tol``
+times its first value (:class:`OptimalityRule`).  The variance-reduced
+``saga`` stops when the relative duality gap (``skgd._duality``), an upper
+bound of the relative objective gap, is at most ``tol ** 2``
+(``skgd._saga.gap_target``).  The plain stochastic solvers
 (and the batch solver on a non-smooth loss) stop when the objective
 decreased by less than ``tol`` per epoch, relative to its value, over the
 last ``n_iter_no_change`` epochs (:class:`StoppingRule`).  With early
