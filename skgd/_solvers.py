@@ -7,13 +7,16 @@ stopping rule or ``max_iter`` and update ``state`` in place (so that
 :class:`SolverResult`.
 
 Stopping rule: ``tol`` is a relative tolerance on the best measure of
-progress each solver has.  The batch solver on a smooth loss knows the exact
-gradient: it stops when the proximal-gradient norm has fallen below ``tol``
-times its first value (:class:`OptimalityRule`).  The variance-reduced
-``saga`` stops when the relative duality gap (``skgd._duality``), an upper
-bound of the relative objective gap, is at most ``tol ** 2``
-(``skgd._saga.gap_target``).  The plain stochastic solvers
-(and the batch solver on a non-smooth loss) stop when the objective
+progress each solver has.  The batch solver on a smooth loss stops on a
+certificate: the relative duality gap (``skgd._gap``), an upper bound of the
+relative objective gap, at most ``tol * 1e-6`` (:class:`GapRule`; 1e-9 at the
+default ``tol=1e-3``, at least the precision of scikit-learn's exact solvers
+at their defaults); where no gap is available, when the proximal-gradient
+norm has fallen below ``tol`` times its first value (:class:`OptimalityRule`).
+The variance-reduced ``saga`` stops when its relative duality gap
+(``skgd._duality``) is at most ``tol ** 2`` (``skgd._saga.gap_target``; 1e-6
+at the default: its gap bound stalls near 1e-9).  The plain stochastic
+solvers (and the batch solver on a non-smooth loss) stop when the objective
 decreased by less than ``tol`` per epoch, relative to its value, over the
 last ``n_iter_no_change`` epochs (:class:`StoppingRule`).  With early
 stopping, every solver stops when ``n_iter_no_change`` epochs in a row do not
