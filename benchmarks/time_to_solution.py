@@ -10,30 +10,26 @@ The peers come from ``pip install .[bench]`` (skglm, celer, glum,
 scikit-learn-intelex, snapml); a peer that is not installed is skipped and
 named in the output.
 
-Method (benchopt's, see ``/docs/benchmarks.rst``)
-------------------------------------------------
-* Every problem is synthetic with a fixed seed.  Its data are written once
-  to a temporary directory; each library then runs in **its own
-  subprocess** (importing several peers into one process skewed timings),
-  which loads the data, fits every one of its solvers along a ladder of
-  tolerances (loosest first: the first fit also warms the library up) and
-  returns the coefficients.  A ladder stops once a fit reaches the tightest
-  gap of interest or takes longer than ``--fit-budget`` seconds.
+Method (benchopt's; ``docs/benchmarks.rst``)
+--------------------------------------------
+* Synthetic problems with fixed seeds, written once to a temporary
+  directory.  Each library runs in **its own subprocess** (importing several
+  peers into one process skewed timings) over every problem: each of its
+  solvers along a ladder of tolerances, loosest first (the first fit warms
+  the library up), until a fit comes within ``STOP_GAP`` of the reference,
+  takes longer than ``--fit-budget`` or the problem's ``--problem-budget``
+  is spent.
 * This process scores **every** solution with one numpy objective per
-  problem, written in the skgd estimator's own terms; each peer's
-  parameters are converted to that objective (the conversions are in
-  ``PEERS`` below).  ``F*`` is the smallest objective of the reference
-  solver at ``tol=1e-12`` (named per problem in ``PROBLEMS``) and of every
-  solution scored; the gap is ``(F - F*) / F*``.
-* ``time to 1e-3`` (``1e-6``) of a solver is the wall time of its fastest
-  fit, along its ladder, whose gap is at most 1e-3 (1e-6): the time of a
-  whole ``fit`` call, validation included.  skgd's default fit (the
-  estimator with default settings but the problem's ``alpha``) is timed as
-  the median of ``--repeat`` fits.
-* ``ratio`` = skgd's default fit time / the fastest non-skgd fit reaching a
-  gap at most as large as the one skgd's default reached (lower is better).
-  A peer fit that stopped on ``max_iter`` is still scored by its gap: the
-  gap, not the solver's own report, decides.
+  problem in the skgd estimator's own terms (``objective``); each peer's
+  parameters are converted to it in its factory below.  ``F*`` is the
+  smallest of the reference solver's objective at ``tol=1e-12`` (named in
+  ``PROBLEMS``) and of every solution; the gap is ``(F - F*) / F*``.  A fit
+  that stopped on ``max_iter`` is scored by its gap all the same.
+* ``time to 1e-3`` (``1e-6``): the wall time of a whole ``fit`` -- the
+  fastest along the ladder whose gap is at most that.  skgd's fits at
+  default settings (``DEFAULT_FITS``) are the median of ``--repeat``.
+* ``ratio``: such a default fit's time over the fastest non-skgd fit with a
+  gap at most its gap (or ``GAP_FLOOR``); lower is better.
 """
 
 import argparse
@@ -102,7 +98,7 @@ def _lasso_data(n, d):
     support = rng.choice(d, 25, replace=False)
     w[support] = rng.choice([-1, 1], 25) * rng.uniform(0.5, 2, 25)
     y = X @ w + rng.standard_normal(n)
-    alpha_max = np.abs(X.T @ (y - y.mean()) - X.sum(0) * 0).max() / n
+    alpha_max = np.abs(X.T @ (y - y.mean())).max() / n
     return X, y, alpha_max
 
 
@@ -224,8 +220,6 @@ def reference(name, kind, l1_ratio, alpha, X, y):
         warnings.simplefilter("ignore")
         est = LogisticRegression(C=1 / (alpha * n), solver=solver, tol=1e-12,
                                  max_iter=10_000).fit(X, y)
-    if kind == "logistic":
-        return est.coef_, est.intercept_
     return est.coef_, est.intercept_
 
 
@@ -268,38 +262,29 @@ def _skgd_solvers():
 def _sklearn_solvers(prefix=""):
     from sklearn.linear_model import ElasticNet, LogisticRegression, Ridge
 
+    def tight(tol):
+        return {} if tol is None else dict(tol=tol, max_iter=100_000)
+
     def ridge(solver):
-        def factory(kind, l1_ratio, alpha, n, tol):
-            if kind != "ridge":
-                return None
-            # same objective: Ridge minimises ||y - Xw - b||^2 + alpha ||w||^2
-            kw = {} if tol is None else dict(tol=tol, max_iter=100_000)
-            return Ridge(alpha=alpha, solver=solver, **kw)
-        return factory
+        # same objective and alpha: ||y - Xw - b||^2 + alpha ||w||^2
+        return lambda kind, l1_ratio, alpha, n, tol: (
+            Ridge(alpha=alpha, solver=solver, **tight(tol)) if kind == "ridge" else None)
 
     def enet(precompute):
-        def factory(kind, l1_ratio, alpha, n, tol):
-            if kind != "lasso":
-                return None
-            # same objective and alpha: 1/(2n) ||r||^2 + alpha rho |w|_1 + ...
-            kw = {} if tol is None else dict(tol=tol, max_iter=100_000)
-            return ElasticNet(alpha=alpha, l1_ratio=l1_ratio, precompute=precompute, **kw)
-        return factory
+        # same objective and alpha: 1/(2n) ||r||^2 + alpha rho |w|_1 + alpha (1 - rho)/2 ||w||^2
+        return lambda kind, l1_ratio, alpha, n, tol: (
+            ElasticNet(alpha=alpha, l1_ratio=l1_ratio, precompute=precompute, **tight(tol))
+            if kind == "lasso" else None)
 
     def logistic(solver):
         def factory(kind, l1_ratio, alpha, n, tol):
-            if kind not in ("logistic", "multinomial"):
+            if kind == "multinomial" and solver == "liblinear" or kind not in (
+                    "logistic", "multinomial"):
                 return None
-            kw = {} if tol is None else dict(tol=tol, max_iter=100_000)
-            extra = {}
-            if solver == "liblinear":
-                if kind == "multinomial":
-                    return None
-                # liblinear penalises the intercept: a large intercept_scaling
-                # makes that penalty negligible
-                extra = dict(intercept_scaling=1e3)
+            # liblinear penalises the intercept: a large scaling makes that negligible
+            extra = dict(intercept_scaling=1e3) if solver == "liblinear" else {}
             # C = 1 / (alpha n): C sum_i loss_i + ||w||^2/2 = n C (mean loss + alpha/2 ||w||^2)
-            return LogisticRegression(C=1 / (alpha * n), solver=solver, **extra, **kw)
+            return LogisticRegression(C=1 / (alpha * n), solver=solver, **extra, **tight(tol))
         return factory
 
     out = {}
@@ -360,10 +345,9 @@ def _glum_solvers():
     def glm(kind, l1_ratio, alpha, n, tol):
         if kind == "multinomial":
             return None
-        # glum: (1/n) sum_i deviance_i / 2 + alpha (rho |w|_1 + (1 - rho)/2 ||w||^2)
-        # Gaussian: deviance/2 = r^2/2, so Ridge's alpha is alpha_glum * 2n... i.e.
-        #   alpha_glum = alpha_ridge / n (Ridge's objective is 2n times glum's);
-        # Lasso/ElasticNet: the same alpha; binomial: deviance/2 = log-loss: alpha.
+        # glum: (1/n) sum_i deviance_i / 2 + alpha (rho |w|_1 + (1 - rho)/2 ||w||^2);
+        # Gaussian deviance / 2 = r^2 / 2: Lasso's alpha, and Ridge's alpha / n
+        # (Ridge's objective is 2n times glum's); binomial: log-loss, skgd's alpha.
         family = "binomial" if kind == "logistic" else "normal"
         a = alpha / n if kind == "ridge" else alpha
         kw = {} if tol is None else dict(gradient_tol=tol, max_iter=1000)
@@ -383,7 +367,7 @@ def _snapml_solvers():
         # snapml penalises its intercept; a large intercept_scaling makes it negligible.
         common = dict(fit_intercept=True, intercept_scaling=1e3, n_jobs=2, **kw)
         if kind == "ridge":
-            # regularizer = Ridge's alpha (summed squared error + regularizer ||w||^2 / 2 * 2)
+            # regularizer = Ridge's alpha (as in shared/notes/peers_and_anchors.md)
             return LinearRegression(regularizer=alpha, penalty="l2", **common)
         if kind == "lasso":
             # regularizer = Lasso's alpha * n (summed squared error / 2 + regularizer |w|_1)
@@ -407,11 +391,8 @@ LIBRARIES = {
 
 def _coef_of(est, kind):
     coef, intercept = np.asarray(est.coef_, dtype=float), np.asarray(est.intercept_, dtype=float)
-    if coef.ndim == 2 and kind != "multinomial" and coef.shape[0] == 1:
-        coef = coef[0]
-    if intercept.size == 1 and kind != "multinomial":
-        intercept = intercept.reshape(1)
-    return coef, intercept
+    # one output: a flat coef, a 1-vector intercept (objective() takes both shapes)
+    return (coef.ravel(), intercept.reshape(1)) if kind != "multinomial" else (coef, intercept)
 
 
 def worker(library, data_dirs, budget, problem_budget, repeat):
@@ -503,10 +484,6 @@ def run_library(library, data_dirs, args):
 
 # ---- the report ------------------------------------------------------------------------
 
-def _fmt_time(t):
-    return "—" if t is None else f"{t:.2f} s"
-
-
 def summarise(title, ref_name, records, missing):
     by_label = {}
     for r in records:
@@ -518,7 +495,7 @@ def summarise(title, ref_name, records, missing):
         cells = []
         for g in GAPS:
             ok = [r["time"] for r in rs if r["gap"] <= g]
-            cells.append(_fmt_time(min(ok) if ok else None))
+            cells.append(f"{min(ok):.2f} s" if ok else "—")
         best = min(rs, key=lambda r: r["gap"])
         lines.append(f"| {label} | {cells[0]} | {cells[1]} | {best['gap']:.1e} ({best['time']:.2f} s) |")
     errors = sorted({r["label"] for r in records if "error" in r})
