@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/time_to_solution.py            # the full sizes (~15 min on 2 cores)
+    python benchmarks/time_to_solution.py            # the full sizes (>30 min on the busy 2 cores)
     python benchmarks/time_to_solution.py --quick    # small sizes, skgd and scikit-learn only
     python benchmarks/time_to_solution.py --problems lasso,ridge
 
