@@ -124,12 +124,15 @@ class _RegressorMixinGD(DaskScoreMixin, RegressorMixin, BaseGD):
 
 
 _SHARED_DOC_PARAMS = """
-    solver : {'auto', 'batch', 'sgd', 'minibatch'}, default='auto'
+    solver : {'auto', 'batch', 'sgd', 'minibatch', 'saga'}, default='auto'
         ``'batch'`` takes one (accelerated) proximal-gradient step per pass
         over the data, ``'sgd'`` one step per sample, ``'minibatch'`` one step
-        per ``batch_size`` samples. ``'auto'`` runs ``'batch'`` up to 100,000
-        samples and ``'minibatch'`` beyond (and in ``partial_fit``); the
-        solver that ran is ``solver_``.
+        per ``batch_size`` samples, and ``'saga'`` one variance-reduced step
+        per sample (SAGA: one stored gradient scalar per sample and output;
+        smooth losses only), which converges to the exact optimum with a
+        constant step. ``'auto'`` runs ``'batch'`` in ``fit`` and
+        ``'minibatch'`` in ``partial_fit``; the solver that ran is
+        ``solver_``.
 
     batch_size : int, default=64
         Rows per update of the ``'minibatch'`` solver.
@@ -176,15 +179,21 @@ _SHARED_DOC_PARAMS = """
         Maximum number of epochs (passes over the data), for every solver.
 
     tol : float or None, default=1e-3
-        Relative tolerance of the stopping rule. The ``'batch'`` solver on a
-        smooth loss stops when the norm of its proximal-gradient step has
-        fallen below ``tol`` times its first value (an exact optimality
-        measure); the stochastic solvers (and ``'batch'`` on a non-smooth
-        loss) stop when the objective decreased by less than ``tol`` per
-        epoch, relative to its value, over the last ``n_iter_no_change``
-        epochs. With early stopping, training stops after
-        ``n_iter_no_change`` epochs that do not raise the best validation
-        score by ``tol``. None disables the rule (all ``max_iter`` epochs run).
+        Relative tolerance of the stopping rule. The ``'batch'`` solver on the
+        squared error or the binary or multinomial log-loss with a penalty
+        stops when a duality gap certifies a relative objective gap
+        ``(J - J*) / J*`` of at most ``tol * 1e-6`` (1e-9 at the default;
+        scikit-learn's Lasso and LogisticRegression reach 1e-10 to 1e-9 at
+        theirs); on the other smooth losses when the norm of its
+        proximal-gradient step has fallen below ``tol`` times its first
+        value. ``'saga'`` stops when its duality gap certifies a relative
+        objective gap of ``tol ** 2`` (1e-6 at the default). The other
+        stochastic solvers (and ``'batch'`` on a non-smooth loss) stop when
+        the objective decreased by less than ``tol`` per epoch, relative to
+        its value, over the last ``n_iter_no_change`` epochs. With early
+        stopping, training stops after ``n_iter_no_change`` epochs that do
+        not raise the best validation score by ``tol``. None disables the
+        rule (all ``max_iter`` epochs run).
 
     n_iter_no_change : int, default=5
         Patience (window, in epochs) of the objective and validation rules.
