@@ -393,5 +393,10 @@ def test_cluster_fit_never_gathers_X(client, monkeypatch):
     assert max(received) <= d * d * 8  # a covariance partial, not a block (800 kB)
     passes = [t for t in tasks.data if str(t["key"]).startswith("_run_group")]
     assert len(passes) >= 2 * est.n_iter_  # one task per worker and pass...
-    for task in passes:  # ...on the worker that holds its blocks: no transfer
-        assert {s["action"] for s in task["startstops"]} == {"compute"}
+    # ...on the worker that holds its blocks.  The scheduler may still move
+    # a task under load (the worker hint is loose, so that a lost worker
+    # does not hang the fit): allow a few, not a pass without locality.
+    moved = [
+        t for t in passes if {s["action"] for s in t["startstops"]} != {"compute"}
+    ]
+    assert len(moved) <= len(passes) // 10, moved
