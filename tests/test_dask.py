@@ -385,18 +385,29 @@ def test_cluster_fit_never_gathers_X(client, monkeypatch):
         received.append(_largest_array(out))
         return out
 
+    # every pass task is sent to a worker that holds all of its blocks
+    submit, placed = distributed.Client.submit, {}
+
+    def recording_submit(self, fn, *args, workers=None, **kwargs):
+        future = submit(self, fn, *args, workers=workers, **kwargs)
+        if getattr(fn, "__name__", "") == "_run_group":
+            assert workers, "a pass task sent without a worker hint"
+            holders = self.who_has(list(args[1]))
+            assert all(workers[0] in holders[block.key] for block in args[1])
+            placed[future.key] = workers[0]
+        return future
+
     monkeypatch.setattr(distributed.Client, "gather", recording_gather)
     monkeypatch.setattr(distributed.Future, "result", recording_result)
+    monkeypatch.setattr(distributed.Client, "submit", recording_submit)
     with distributed.get_task_stream(client) as tasks:
         est = GDClassifier(max_iter=15, tol=None).fit(X, y)
     assert est.n_iter_ == 15 and len(received) > est.n_iter_
     assert max(received) <= d * d * 8  # a covariance partial, not a block (800 kB)
-    passes = [t for t in tasks.data if str(t["key"]).startswith("_run_group")]
+    passes = [t for t in tasks.data if t["key"] in placed]
     assert len(passes) >= 2 * est.n_iter_  # one task per worker and pass...
-    # ...on the worker that holds its blocks.  The scheduler may still move
-    # a task under load (the worker hint is loose, so that a lost worker
-    # does not hang the fit): allow a few, not a pass without locality.
-    moved = [
-        t for t in passes if {s["action"] for s in t["startstops"]} != {"compute"}
-    ]
+    # ...run on the worker it was sent to.  The scheduler may still move a
+    # task under load (the worker hint is loose, so that a lost worker does
+    # not hang the fit): allow a few, not a pass without locality.
+    moved = [t for t in passes if t["worker"] != placed[t["key"]]]
     assert len(moved) <= len(passes) // 10, moved
