@@ -6,7 +6,7 @@ from numbers import Real
 from sklearn.utils._param_validation import Interval
 
 from ._base import DEFAULT_BATCH_SIZE, BaseGD
-from ._objective import penalty_strengths
+from ._penalties import ElasticNet
 from ._regression import _SHARED_DOC_ATTRS, _SHARED_DOC_PARAMS, _RegressorMixinGD
 
 _LEAST_SQUARES_ATTRS = """
@@ -25,7 +25,7 @@ class _PenalisedLeastSquares(_RegressorMixinGD):
     """The squared error with the penalty of a scikit-learn linear model.
 
     Subclasses map their ``alpha`` (and ``l1_ratio``) to the ``(l1, l2)``
-    strengths of the mean-loss objective of ``skgd._objective``.
+    strengths of the mean-loss objective (``skgd._penalties.ElasticNet``).
     """
 
     _parameter_constraints: dict = {
@@ -344,4 +344,4 @@ class GDElasticNet(_PenalisedLeastSquares):
 
     def _penalty(self, sample_weight_sum):
         # ElasticNet's objective is the mean-loss form itself.
-        return penalty_strengths(self.alpha, self.l1_ratio)
+        return ElasticNet.from_alpha(self.alpha, self.l1_ratio).strengths

@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import DEFAULT_BATCH_SIZE, BaseGD
 from ._dask import DaskScoreMixin, blockwise
-from ._objective import REGRESSION_LOSSES
+from ._losses import REGRESSION_LOSSES
 
 
 class _RegressorMixinGD(DaskScoreMixin, RegressorMixin, BaseGD):
