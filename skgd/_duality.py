@@ -1,6 +1,6 @@
 """A certified bound on the distance to the optimum: the duality gap.
 
-For the objective of :mod:`skgd._objective` with a smooth loss,
+For the objective of ``skgd._solvers.Problem`` with a smooth loss,
 
 .. math::
 

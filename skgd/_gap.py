@@ -1,6 +1,6 @@
 """Duality gaps: a certified bound on ``J(W, b) - J*`` for the batch solver.
 
-The objective of :mod:`skgd._objective`, with ``w_i = s_i / sum(s)``,
+The objective of ``skgd._solvers.Problem``, with ``w_i = s_i / sum(s)``,
 
 .. math::
 

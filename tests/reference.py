@@ -87,9 +87,11 @@ def loss_and_gradient(loss, Y, P, epsilon=0.1):
         elif loss == "epsilon_insensitive":
             values = np.maximum(a, 0.0)
             grad = np.where(a > 0, np.sign(r), 0.0)
-        else:
+        elif loss == "squared_epsilon_insensitive":
             values = np.maximum(a, 0.0) ** 2
             grad = np.where(a > 0, 2.0 * np.sign(r) * a, 0.0)
+        else:
+            raise ValueError(f"Unknown loss {loss!r}.")
         return values.sum(axis=1), grad
     z = Y * P
     if loss == "log_loss":
