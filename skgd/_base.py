@@ -69,6 +69,20 @@ def _check_index_arrays(X):
         )
 
 
+def _store_params(estimator, arguments):
+    """The whole body of every estimator's ``__init__``: store its arguments.
+
+    scikit-learn's convention: ``__init__`` names every parameter in its
+    signature (``get_params`` reads them from there) and only stores each,
+    unchanged, under its own name -- no validation, no defaults computed.
+    ``arguments`` is the ``__init__``'s ``locals()`` taken first thing, so
+    it holds exactly the signature's arguments (and ``self``).
+    """
+    for name, value in arguments.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
+
+
 class BaseGD(BaseEstimator):
     """Shared machinery of the gradient-descent linear models (not public)."""
 

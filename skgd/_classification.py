@@ -24,10 +24,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
-from ._base import DEFAULT_BATCH_SIZE, BaseGD
+from ._base import DEFAULT_BATCH_SIZE, BaseGD, _store_params
 from ._dask import DaskScoreMixin, blockwise
+from ._docs import EPSILON_PARAM, FITTED_ATTRS, penalty_params, solver_params
 from ._losses import CLASSIFICATION_LOSSES, LOSSES, REGRESSION_LOSSES, classifier_loss
-from ._regression import _SHARED_DOC_ATTRS, _SHARED_DOC_PARAMS
 
 
 def encode_labels(y_index, n_classes, loss):
@@ -326,29 +326,14 @@ class GDClassifier(_ClassifierMixinGD):
         ``predict_proba``. The default differs from SGDClassifier's
         (``'hinge'``): a probabilistic model, the objective of
         LogisticRegression.
-
-    penalty : {'l2', 'l1', 'elasticnet'} or None, default='l2'
-        The penalty ``R``.
-
-    alpha : float, default=1e-4
-        Strength of the penalty.
-
-    l1_ratio : float or None, default=0.15
-        The elastic-net mixing ``rho`` (used with ``penalty='elasticnet'``;
-        may be None for the other penalties, as in SGDClassifier).
-
+""" + penalty_params("SGDClassifier") + """
     class_weight : dict, 'balanced' or None, default=None
         Weights of the classes, ``{label: weight}``, multiplying the sample
         weights. ``'balanced'`` uses ``n_samples / (n_classes * count(k))``
         with the counts weighted by ``sample_weight`` (as
         LogisticRegression does; SGDClassifier counts the rows, ignoring
         ``sample_weight``); it is not available in ``partial_fit``.
-
-    epsilon : float, default=0.1
-        Threshold of the ``huber`` and epsilon-insensitive losses.
-""" + _SHARED_DOC_PARAMS.replace(
-        "power_t : float, default=0.25", "power_t : float, default=0.5"
-    ) + """
+""" + EPSILON_PARAM + solver_params(power_t="0.5") + """
     n_jobs : int or None, default=None
         Accepted for compatibility with SGDClassifier, without effect: all
         classes are updated in the same pass over the data (SGDClassifier
@@ -364,7 +349,7 @@ class GDClassifier(_ClassifierMixinGD):
 
     intercept_ : ndarray of shape (1,) or (n_classes,)
         Intercepts.
-""" + _SHARED_DOC_ATTRS + """
+""" + FITTED_ATTRS + """
     See Also
     --------
     GDRegressor : Linear regression by gradient descent.
@@ -431,28 +416,4 @@ class GDClassifier(_ClassifierMixinGD):
         warm_start=False,
         n_jobs=None,
     ):
-        self.loss = loss
-        self.penalty = penalty
-        self.alpha = alpha
-        self.l1_ratio = l1_ratio
-        self.class_weight = class_weight
-        self.epsilon = epsilon
-        self.solver = solver
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.eta0 = eta0
-        self.power_t = power_t
-        self.momentum = momentum
-        self.nesterov = nesterov
-        self.average = average
-        self.fit_intercept = fit_intercept
-        self.max_iter = max_iter
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.n_jobs = n_jobs
+        _store_params(self, locals())

@@ -170,7 +170,9 @@ LOSSES = {
 }
 
 # The names each estimator accepts for its ``loss`` parameter.
-REGRESSION_LOSSES = tuple(name for name, spec in LOSSES.items() if spec.target == "real")
+REGRESSION_LOSSES = tuple(
+    name for name, spec in LOSSES.items() if spec.target == "real"
+)
 CLASSIFICATION_LOSSES = tuple(
     name for name, spec in LOSSES.items() if spec.target == "sign"
 )

@@ -176,12 +176,14 @@ def test_example_branch_derivative_and_curvature(epsilon):
         value, grad = point(y, p, epsilon)
         # the documented formula of the value
         r = p - y
-        assert value == pytest.approx(epsilon**2 * (math.sqrt(1 + (r / epsilon) ** 2) - 1))
+        formula = epsilon**2 * (math.sqrt(1 + (r / epsilon) ** 2) - 1)
+        assert value == pytest.approx(formula)
         # the derivative is the derivative of the value
-        numeric = (point(y, p + h, epsilon)[0] - point(y, p - h, epsilon)[0]) / (2 * h)
+        up, down = point(y, p + h, epsilon), point(y, p - h, epsilon)
+        numeric = (up[0] - down[0]) / (2 * h)
         assert grad == pytest.approx(numeric, rel=1e-6, abs=1e-8)
         # the spec's curvature bounds the second derivative
-        second = (point(y, p + h, epsilon)[1] - point(y, p - h, epsilon)[1]) / (2 * h)
+        second = (up[1] - down[1]) / (2 * h)
         assert second <= spec.curvature * (1 + 1e-6)
 
 
