@@ -87,7 +87,9 @@ def _growth_limit(problem, state, options):
     sw = problem.sample_weight[rows]
     if not sw.sum() > 0:
         return np.inf
-    sample = replace(problem, X=problem.X[rows], Y=problem.Y[rows], sample_weight=sw)
+    sample = problem
+    if len(rows) < n:  # a copy of those rows only
+        sample = replace(problem, X=problem.X[rows], Y=problem.Y[rows], sample_weight=sw)
     start = sample.data_term(state.W, state.b)
     zero = sample.data_term(np.zeros_like(state.W), np.zeros_like(state.b))
     reference = max(start, zero) + problem.penalty.value(state.W)
