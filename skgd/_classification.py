@@ -233,7 +233,8 @@ class _ClassifierMixinGD(DaskScoreMixin, LinearClassifierMixin, BaseGD):
         return self._labels(self._raw_predict(X))
 
     def _check_proba(self):
-        if LOSSES[self.loss].link is None:
+        # an invalid name (fit reports it) has no probabilities either
+        if self.loss not in CLASSIFICATION_LOSSES or LOSSES[self.loss].link is None:
             raise AttributeError(
                 f"probability estimates are not available for loss={self.loss!r}; "
                 f"use loss='log_loss' or 'modified_huber', or calibrate with "

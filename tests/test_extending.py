@@ -213,3 +213,12 @@ def test_translator_reads_a_real_branch_of_the_pxd():
         inside = abs(p) <= 0.1
         assert value == pytest.approx(0.5 * p * p if inside else 0.1 * abs(p) - 0.005)
         assert grad == pytest.approx(p if inside else math.copysign(0.1, p))
+
+
+@pytest.mark.parametrize("loss", [*LOSSES, "no_such_loss"])
+def test_predict_proba_exists_exactly_for_the_losses_with_a_link(loss):
+    from skgd import GDClassifier
+
+    # a classification loss with a link (multinomial is log_loss's, not a name)
+    expected = loss in CLASSIFICATION_LOSSES and LOSSES[loss].link is not None
+    assert hasattr(GDClassifier(loss=loss), "predict_proba") == expected
