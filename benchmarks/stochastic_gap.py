@@ -15,6 +15,8 @@ Run:  python benchmarks/stochastic_gap.py [--quick] [--no-sklearn] [--only NAME]
 """
 
 import argparse
+import os
+import sys
 import time
 import warnings
 
@@ -25,8 +27,11 @@ from sklearn.preprocessing import StandardScaler
 
 from skgd import GDClassifier, GDRidge
 from skgd._duality import duality_gap
-from skgd._objective import objective
 from skgd._solver_common import Problem
+
+# the numpy reference of the objective lives with the tests
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+from reference import objective  # noqa: E402
 
 SOLVERS = ("auto", "batch", "saga", "sgd", "minibatch")
 SKLEARN_SOLVERS = ("lbfgs", "saga", "liblinear")

@@ -2,7 +2,7 @@
 
 Every estimator of skgd is a thin front-end over this class: it chooses the
 loss, encodes the targets as an ``(n_samples, n_outputs)`` array and maps its
-own ``alpha`` to the mean-loss objective of ``skgd._objective``.  Everything
+own ``alpha`` to the mean-loss objective (``skgd._solvers.Problem``).  Everything
 else -- validation, sample weights, the solver, warm starts, ``partial_fit``,
 early stopping and the fitted attributes -- lives here once.
 """
@@ -27,7 +27,8 @@ from sklearn.utils.validation import (
 
 from . import _dask
 from ._dask import is_dask_collection
-from ._objective import penalty_strengths
+from ._losses import LOSSES
+from ._penalties import ElasticNet
 from ._solvers import SOLVERS, Problem, SolverOptions, SolverState
 
 # solver='auto' runs the batch solver in fit and 'minibatch' in partial_fit.
@@ -68,6 +69,20 @@ def _check_index_arrays(X):
         )
 
 
+def _store_params(estimator, arguments):
+    """The whole body of every estimator's ``__init__``: store its arguments.
+
+    scikit-learn's convention: ``__init__`` names every parameter in its
+    signature (``get_params`` reads them from there) and only stores each,
+    unchanged, under its own name -- no validation, no defaults computed.
+    ``arguments`` is the ``__init__``'s ``locals()`` taken first thing, so
+    it holds exactly the signature's arguments (and ``self``).
+    """
+    for name, value in arguments.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
+
+
 class BaseGD(BaseEstimator):
     """Shared machinery of the gradient-descent linear models (not public)."""
 
@@ -101,15 +116,19 @@ class BaseGD(BaseEstimator):
 
     # ---- hooks for the front-ends ---------------------------------------------
     def _loss_name(self):
-        """The loss of ``skgd._objective`` this estimator minimises."""
+        """The name (in ``skgd._losses.LOSSES``) of the loss this estimator minimises."""
         return self.loss
+
+    def _loss_epsilon(self):
+        """The ``epsilon`` of the loss: the parameter where the loss uses it, else 0."""
+        return float(self.epsilon) if LOSSES[self._loss_name()].uses_epsilon else 0.0
 
     def _penalty(self, sample_weight_sum):
         """``(l1, l2)`` strengths of the mean-loss objective."""
         if self.penalty is None:
             return 0.0, 0.0
         ratio = {"l2": 0.0, "l1": 1.0, "elasticnet": self.l1_ratio}[self.penalty]
-        return penalty_strengths(self.alpha, ratio)
+        return ElasticNet.from_alpha(self.alpha, ratio).strengths
 
     def _mean_loss_alpha(self, sample_weight_sum):
         """The alpha of the mean-loss form (used by the 'optimal' schedule).
@@ -322,7 +341,7 @@ class BaseGD(BaseEstimator):
         problem = Problem(
             X=X, Y=Y, sample_weight=self._normalise_weights(sample_weight),
             loss=self._loss_name(),
-            epsilon=float(getattr(self, "epsilon", 0.0)), l1=l1, l2=l2,
+            epsilon=self._loss_epsilon(), l1=l1, l2=l2,
             fit_intercept=self.fit_intercept,
         )
         state = self._initial_state(Y.shape[1], n_features, coef_init, intercept_init, incremental)

@@ -5,7 +5,6 @@ import math
 import numpy as np
 
 from ._gram import GramOracle, gram_applies
-from ._objective import penalty_value, prox
 from ._solver_common import (
     _LIPSCHITZ_MARGIN,
     _OBJECTIVE_RTOL,
@@ -55,12 +54,13 @@ class _DataOracle:
 
     def evaluate(self, W, b):
         G, Gb, objective = self.problem.gradient_pass(W, b)
-        return G, Gb, objective, objective - penalty_value(W, self.problem.l1, self.problem.l2)
+        return G, Gb, objective, objective - self.problem.penalty.value(W)
 
 
 def _setup(problem, state, options):
     """The oracle, preconditioner, Lipschitz constant and certificate of a fit."""
-    whiten = problem.l1 == 0
+    # whitening rotates the coordinates, which only an L2 penalty survives
+    whiten = problem.penalty.rotation_invariant
     if gram_applies(problem, options):
         try:
             oracle = problem.gram_oracle()
@@ -87,21 +87,11 @@ def _setup(problem, state, options):
     return _DataOracle(problem), problem.duality_gap()
 
 
-def _penalty_strengths(problem, precond):
-    """Per-coordinate L1 and L2 strengths in the preconditioned coordinates."""
-    l1_w, l2_w = precond.penalty_weights()
-    # A zero strength is no penalty even where a weight overflowed (1 / the
-    # whitened eigenvalue of a ~1e-150 feature is inf, and 0 * inf is NaN).
-    l1_w = problem.l1 * l1_w if problem.l1 else np.zeros_like(l1_w)
-    l2_w = problem.l2 * l2_w if problem.l2 else np.zeros_like(l2_w)
-    return l1_w, l2_w
-
-
 def _solve_batch_accelerated(problem, state, options):
     oracle, certificate = _setup(problem, state, options)
     precond = state.precond
     gram = isinstance(oracle, GramOracle)
-    l1_w, l2_w = _penalty_strengths(problem, precond)
+    penalty = problem.penalty.weighted(*precond.penalty_weights())
     _initialise_intercept(problem, state, options)
     x_w, x_b = precond.to_standardised(state.W, state.b)
     if gram and problem.fit_intercept:
@@ -158,7 +148,7 @@ def _solve_batch_accelerated(problem, state, options):
             if loop.end_epoch(best[2], 1.0 / state.lipschitz, measure) or it == options.max_iter:
                 break
         step = 1.0 / state.lipschitz
-        new_w = prox(y_w - step * g_w, step, l1_w, l2_w)
+        new_w = penalty.prox(y_w - step * g_w, step)
         new_b = y_b - step * g_b if problem.fit_intercept and not gram else y_b
         step_norm = math.sqrt(np.sum((y_w - new_w) ** 2) + np.sum((y_b - new_b) ** 2)) / step
         # Gradient-based adaptive restart: drop the momentum when the step
@@ -189,7 +179,7 @@ def _solve_batch_plain(problem, state, options):
         # velocities of the plain batch solver live in standardised coordinates
         state.velocity = np.zeros_like(state.W)
         state.velocity_b = np.zeros_like(state.b)
-    l1_w, l2_w = _penalty_strengths(problem, precond)
+    penalty = problem.penalty.weighted(*precond.penalty_weights())
     if options.learning_rate == "auto":
         _initialise_intercept(problem, state, options)
     mom = options.momentum
@@ -208,7 +198,7 @@ def _solve_batch_plain(problem, state, options):
         g_w, g_b = precond.gradient_to_standardised(G, Gb)
         v_w = mom * v_w - eta * g_w
         v_b = mom * v_b - eta * g_b if problem.fit_intercept else v_b
-        new_w = prox(x_w + v_w, eta, l1_w, l2_w)
+        new_w = penalty.prox(x_w + v_w, eta)
         new_b = x_b + v_b if problem.fit_intercept else x_b
         step_norm = math.sqrt(np.sum((new_w - x_w) ** 2) + np.sum((new_b - x_b) ** 2)) / eta
         state.W, state.b = precond.to_original(new_w, new_b)

@@ -1,6 +1,6 @@
 """GDClassifier: binary, multinomial and one-vs-rest linear classification.
 
-Labels become the targets of the K-output engine (``skgd._objective``):
+Labels become the targets of the K-output engine (``skgd._losses``):
 
 * two classes: one output, ``+1`` for ``classes_[1]`` and ``-1`` for
   ``classes_[0]`` (K = 1);
@@ -16,7 +16,6 @@ SGDClassifier makes one pass over X per class.
 from numbers import Integral, Real
 
 import numpy as np
-from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.base import _fit_context
 from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.metrics import accuracy_score
@@ -25,12 +24,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 
-from ._base import DEFAULT_BATCH_SIZE, BaseGD
+from ._base import DEFAULT_BATCH_SIZE, BaseGD, _store_params
 from ._dask import DaskScoreMixin, blockwise
-from ._objective import CLASSIFICATION_LOSSES, REGRESSION_LOSSES
-from ._regression import _SHARED_DOC_ATTRS, _SHARED_DOC_PARAMS
-
-PROBABILISTIC_LOSSES = ("log_loss", "modified_huber")
+from ._docs import EPSILON_PARAM, FITTED_ATTRS, penalty_params, solver_params
+from ._losses import CLASSIFICATION_LOSSES, LOSSES, REGRESSION_LOSSES, classifier_loss
 
 
 def encode_labels(y_index, n_classes, loss):
@@ -42,13 +39,14 @@ def encode_labels(y_index, n_classes, loss):
         Position of each label in ``classes_``.
     n_classes : int
     loss : str
-        The classification loss of the estimator.
+        The classification loss of the estimator (its ``loss`` parameter).
 
     Returns
     -------
     Y : ndarray of shape (n_samples, K), float64, C-contiguous
-        ``K = 1`` with -1/+1 for two classes; one-hot for the multinomial
-        loss; -1/+1 per class (one-vs-rest) otherwise.
+        ``K = 1`` with -1/+1 for two classes; one-hot where the loss on
+        ``n_classes`` has probability targets (the multinomial loss); -1/+1
+        per class (one-vs-rest) otherwise.
     """
     # Not sklearn.preprocessing.label_binarize: with LabelEncoder for the
     # indices it took 5.4 ms against 0.44 ms here for 20,000 binary labels
@@ -59,7 +57,7 @@ def encode_labels(y_index, n_classes, loss):
         return np.where(y_index == 1, 1.0, -1.0).reshape(-1, 1)
     one_hot = np.zeros((y_index.shape[0], n_classes))
     one_hot[np.arange(y_index.shape[0]), y_index] = 1.0
-    if loss == "log_loss":
+    if classifier_loss(loss, n_classes).target == "probability":
         return one_hot
     return 2.0 * one_hot - 1.0
 
@@ -116,9 +114,7 @@ class _ClassifierMixinGD(DaskScoreMixin, LinearClassifierMixin, BaseGD):
         return Y, sample_weight
 
     def _loss_name(self):
-        if self.loss == "log_loss" and self.classes_.shape[0] > 2:
-            return "multinomial"
-        return self.loss
+        return classifier_loss(self.loss, self.classes_.shape[0]).name
 
     def _set_coefficients(self, W, b):
         self.coef_ = W.copy()
@@ -237,7 +233,8 @@ class _ClassifierMixinGD(DaskScoreMixin, LinearClassifierMixin, BaseGD):
         return self._labels(self._raw_predict(X))
 
     def _check_proba(self):
-        if self.loss not in PROBABILISTIC_LOSSES:
+        # an invalid name (fit reports it) has no probabilities either
+        if self.loss not in CLASSIFICATION_LOSSES or LOSSES[self.loss].link is None:
             raise AttributeError(
                 f"probability estimates are not available for loss={self.loss!r}; "
                 f"use loss='log_loss' or 'modified_huber', or calibrate with "
@@ -266,20 +263,7 @@ class _ClassifierMixinGD(DaskScoreMixin, LinearClassifierMixin, BaseGD):
         proba : ndarray of shape (n_samples, n_classes)
             Probability of each class, in the order of ``classes_``.
         """
-        scores = self._raw_predict(X)
-        if self.loss == "log_loss":
-            if scores.shape[1] == 1:
-                positive = expit(scores[:, 0])
-                return np.stack([1.0 - positive, positive], axis=1)
-            return softmax(scores, axis=1)
-        prob = (np.clip(scores, -1.0, 1.0) + 1.0) / 2.0
-        if scores.shape[1] == 1:
-            return np.hstack([1.0 - prob, prob])
-        total = prob.sum(axis=1)
-        empty = total == 0
-        prob[empty] = 1.0
-        total[empty] = prob.shape[1]
-        return prob / total[:, None]
+        return LOSSES[self.loss].link.proba(self._raw_predict(X))
 
     @available_if(_check_proba)
     @blockwise
@@ -296,16 +280,7 @@ class _ClassifierMixinGD(DaskScoreMixin, LinearClassifierMixin, BaseGD):
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probability of each class, in the order of ``classes_``.
         """
-        if self.loss == "log_loss":
-            # computed from the scores, not as log(proba): no -inf from an
-            # underflowed probability
-            scores = self._raw_predict(X)
-            if scores.shape[1] == 1:
-                positive = scores[:, 0]
-                return np.stack([log_expit(-positive), log_expit(positive)], axis=1)
-            return log_softmax(scores, axis=1)
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+        return LOSSES[self.loss].link.log_proba(self._raw_predict(X))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -352,29 +327,14 @@ class GDClassifier(_ClassifierMixinGD):
         ``predict_proba``. The default differs from SGDClassifier's
         (``'hinge'``): a probabilistic model, the objective of
         LogisticRegression.
-
-    penalty : {'l2', 'l1', 'elasticnet'} or None, default='l2'
-        The penalty ``R``.
-
-    alpha : float, default=1e-4
-        Strength of the penalty.
-
-    l1_ratio : float or None, default=0.15
-        The elastic-net mixing ``rho`` (used with ``penalty='elasticnet'``;
-        may be None for the other penalties, as in SGDClassifier).
-
+""" + penalty_params("SGDClassifier") + """
     class_weight : dict, 'balanced' or None, default=None
         Weights of the classes, ``{label: weight}``, multiplying the sample
         weights. ``'balanced'`` uses ``n_samples / (n_classes * count(k))``
         with the counts weighted by ``sample_weight`` (as
         LogisticRegression does; SGDClassifier counts the rows, ignoring
         ``sample_weight``); it is not available in ``partial_fit``.
-
-    epsilon : float, default=0.1
-        Threshold of the ``huber`` and epsilon-insensitive losses.
-""" + _SHARED_DOC_PARAMS.replace(
-        "power_t : float, default=0.25", "power_t : float, default=0.5"
-    ) + """
+""" + EPSILON_PARAM + solver_params(power_t="0.5") + """
     n_jobs : int or None, default=None
         Accepted for compatibility with SGDClassifier, without effect: all
         classes are updated in the same pass over the data (SGDClassifier
@@ -390,7 +350,7 @@ class GDClassifier(_ClassifierMixinGD):
 
     intercept_ : ndarray of shape (1,) or (n_classes,)
         Intercepts.
-""" + _SHARED_DOC_ATTRS + """
+""" + FITTED_ATTRS + """
     See Also
     --------
     GDRegressor : Linear regression by gradient descent.
@@ -457,28 +417,4 @@ class GDClassifier(_ClassifierMixinGD):
         warm_start=False,
         n_jobs=None,
     ):
-        self.loss = loss
-        self.penalty = penalty
-        self.alpha = alpha
-        self.l1_ratio = l1_ratio
-        self.class_weight = class_weight
-        self.epsilon = epsilon
-        self.solver = solver
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.eta0 = eta0
-        self.power_t = power_t
-        self.momentum = momentum
-        self.nesterov = nesterov
-        self.average = average
-        self.fit_intercept = fit_intercept
-        self.max_iter = max_iter
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.n_jobs = n_jobs
+        _store_params(self, locals())

@@ -53,7 +53,6 @@ from ._dask_blocks import (
 )
 from ._gap import DualityGap
 from ._gram import GramOracle
-from ._objective import penalty_value
 from ._solver_common import Problem
 from ._solvers import SOLVERS
 from ._step_size import (
@@ -209,7 +208,7 @@ def _fit(est, X, y, sample_weight, coef_init, intercept_init):
         Y=None,
         sample_weight=None,
         loss=est._loss_name(),
-        epsilon=float(getattr(est, "epsilon", 0.0)),
+        epsilon=est._loss_epsilon(),
         l1=l1,
         l2=l2,
         fit_intercept=est.fit_intercept,
@@ -311,7 +310,7 @@ class DaskProblem(Problem):
             )
         )
         total = self.weight_total
-        objective = float(loss_sum) / total + penalty_value(W_eval, self.l1, self.l2)
+        objective = float(loss_sum) / total + self.penalty.value(W_eval)
         return G / total, Gb / total, objective
 
     def _covariance(self):

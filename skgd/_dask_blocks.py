@@ -21,7 +21,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight
 
 from ._fast._gradient import gradient_dense
-from ._objective import LOSS_CODES
+from ._losses import LOSSES
 
 # A pass's task over a group of blocks holds them all in memory: at most
 # this fraction of a worker's memory limit.
@@ -326,7 +326,7 @@ def block_gram_product(block, W, b):
     zeros = np.zeros((block.X.shape[0], W.shape[0]))
     G, Gb = np.empty_like(W), np.empty_like(b)
     gradient_dense(
-        block.X, zeros, block.sw, W, b, W, b, G, Gb, LOSS_CODES["squared_error"], 0.0, 1
+        block.X, zeros, block.sw, W, b, W, b, G, Gb, LOSSES["squared_error"].code, 0.0, 1
     )
     return G, Gb
 
@@ -345,6 +345,6 @@ def block_target_sums(block, shift, positive):
     G, Gb = np.empty((K, d)), np.empty(K)
     gradient_dense(
         block.X, T, block.sw, zero_w, zero_b, zero_w, zero_b, G, Gb,
-        LOSS_CODES["squared_error"], 0.0, 1,
+        LOSSES["squared_error"].code, 0.0, 1,
     )
     return -G, block.sw @ T, block.sw @ (T * T)

@@ -1,6 +1,6 @@
 """A certified bound on the distance to the optimum: the duality gap.
 
-For the objective of :mod:`skgd._objective` with a smooth loss,
+For the objective of ``skgd._solvers.Problem`` with a smooth loss,
 
 .. math::
 
@@ -46,7 +46,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._fast._duality import dual_pass_csr, dual_pass_dense
-from ._objective import penalty_value
 
 # A group-factor vector whose smallest entry is below this (relative to the
 # largest) is taken as having a zero there: the rounding of the null vector.
@@ -100,12 +99,6 @@ def _group_factors(T, multinomial, fit_intercept):
     return np.repeat(pi[:, None], K, axis=1)
 
 
-def _conjugate_penalty(V, l1, l2):
-    """R*(V) of the elastic net (l2 > 0)."""
-    excess = np.maximum(np.abs(V) - l1, 0.0)
-    return float(np.sum(excess * excess)) / (2.0 * l2)
-
-
 def duality_gap(problem, W, b):
     """Return ``(gap, primal)`` at the coefficients (W, b) in user coordinates.
 
@@ -123,9 +116,9 @@ def duality_gap(problem, W, b):
     ones = np.ones((n_groups, K))
     loss_sum = _dual_pass(problem, W, b, ones, G, T, A)
     total = float(problem.sample_weight.sum())
-    primal = loss_sum / total + penalty_value(W, problem.l1, problem.l2)
+    primal = loss_sum / total + problem.penalty.value(W)
     rho = _group_factors(T, multinomial, problem.fit_intercept)
-    if rho is None or (problem.l1 == 0 and problem.l2 == 0):
+    if rho is None or not problem.penalty.active:
         return np.inf, primal
     if per_group:
         V = -np.einsum("gk,gkd->kd", rho, G) / total
@@ -135,7 +128,7 @@ def duality_gap(problem, W, b):
         V = -G1[0] / total
     fenchel = float(np.sum(rho * A)) / total  # sum_i s_i rho_i f_i*(theta_i) / S
     if problem.l2 > 0:
-        dual = -fenchel - _conjugate_penalty(V, problem.l1, problem.l2)
+        dual = -fenchel - problem.penalty.conjugate(V)
     else:
         top = float(np.max(np.abs(V), initial=0.0))
         c = 1.0 if top <= problem.l1 else problem.l1 / top

@@ -1,6 +1,6 @@
 """Duality gaps: a certified bound on ``J(W, b) - J*`` for the batch solver.
 
-The objective of :mod:`skgd._objective`, with ``w_i = s_i / sum(s)``,
+The objective of ``skgd._solvers.Problem``, with ``w_i = s_i / sum(s)``,
 
 .. math::
 
@@ -39,16 +39,11 @@ solver falls back to its optimality rule.
 
 import numpy as np
 
+
 # p log p with 0 log 0 = 0
 def _xlogx(p):
     p = np.asarray(p, dtype=float)
     return np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
-
-
-def _conjugate_penalty(V, l1, l2):
-    """``R*(V)`` for ``l2 > 0`` (a finite quadratic beyond the L1 kink)."""
-    excess = np.maximum(np.abs(V) - l1, 0.0)
-    return float(np.sum(excess * excess)) / (2.0 * l2)
 
 
 class DualityGap:
@@ -67,6 +62,7 @@ class DualityGap:
 
     def __init__(self, problem, feature_mean, target_sums=None):
         self.loss = problem.loss
+        self.penalty = problem.penalty
         self.l1, self.l2 = problem.l1, problem.l2
         self.fit_intercept = problem.fit_intercept
         weights = problem.sample_weight / problem.sample_weight.sum()
@@ -84,7 +80,7 @@ class DualityGap:
     @classmethod
     def for_problem(cls, problem, feature_mean=None):
         """The certificate of ``problem``, or None where none is cheap."""
-        if problem.l1 <= 0 and problem.l2 <= 0:
+        if not problem.penalty.active:
             return None
         if problem.loss not in ("squared_error", "log_loss", "multinomial"):
             return None
@@ -121,7 +117,7 @@ class DualityGap:
         if self.l2 > 0 and self.l1 == 0:
             return self._aggregated(-conj, G)
         if self.l2 > 0:
-            return -conj - _conjugate_penalty(G, self.l1, self.l2)
+            return -conj - self.penalty.conjugate(G)
         # Only L1: scale u into the dual-feasible box ||G||_inf <= l1.
         top = float(np.max(np.abs(G), initial=0.0))
         scale = 1.0 if top <= self.l1 else self.l1 / top

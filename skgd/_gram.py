@@ -27,7 +27,6 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import eigsh
 
-from ._objective import penalty_value
 from ._step_size import Preconditioner, WhiteningPreconditioner, centred_gram
 
 # Above this many features the d x d matrix (and its d^3 eigendecomposition)
@@ -115,5 +114,5 @@ class GramOracle:
         G = WC - self.cross
         data = 0.5 * float(np.sum(WC * W) - 2.0 * np.sum(self.cross * W) + self.target_sq.sum())
         data = max(data, 0.0)
-        objective = data + penalty_value(W, self.problem.l1, self.problem.l2)
+        objective = data + self.problem.penalty.value(W)
         return G, np.zeros(W.shape[0]), objective, data

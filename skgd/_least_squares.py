@@ -5,27 +5,17 @@ from numbers import Real
 
 from sklearn.utils._param_validation import Interval
 
-from ._base import DEFAULT_BATCH_SIZE, BaseGD
-from ._objective import penalty_strengths
-from ._regression import _SHARED_DOC_ATTRS, _SHARED_DOC_PARAMS, _RegressorMixinGD
-
-_LEAST_SQUARES_ATTRS = """
-    Attributes
-    ----------
-    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
-        Coefficients, in the dtype of X.
-
-    intercept_ : float or ndarray of shape (n_targets,)
-        Intercept: a scalar for 1-D ``y`` (0 without ``fit_intercept``), as
-        in scikit-learn's linear models.
-""" + _SHARED_DOC_ATTRS
+from ._base import DEFAULT_BATCH_SIZE, BaseGD, _store_params
+from ._docs import LEAST_SQUARES_ATTRS, solver_params
+from ._penalties import ElasticNet
+from ._regression import _RegressorMixinGD
 
 
 class _PenalisedLeastSquares(_RegressorMixinGD):
     """The squared error with the penalty of a scikit-learn linear model.
 
     Subclasses map their ``alpha`` (and ``l1_ratio``) to the ``(l1, l2)``
-    strengths of the mean-loss objective of ``skgd._objective``.
+    strengths of the mean-loss objective (``skgd._penalties.ElasticNet``).
     """
 
     _parameter_constraints: dict = {
@@ -74,7 +64,7 @@ class GDRidge(_PenalisedLeastSquares):
     ----------
     alpha : float, default=1.0
         Strength of the penalty, as in :class:`sklearn.linear_model.Ridge`.
-""" + _SHARED_DOC_PARAMS + _LEAST_SQUARES_ATTRS + """
+""" + solver_params() + LEAST_SQUARES_ATTRS + """
     See Also
     --------
     GDLasso : Lasso's objective by gradient descent.
@@ -124,25 +114,7 @@ class GDRidge(_PenalisedLeastSquares):
         verbose=0,
         warm_start=False,
     ):
-        self.alpha = alpha
-        self.solver = solver
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.eta0 = eta0
-        self.power_t = power_t
-        self.momentum = momentum
-        self.nesterov = nesterov
-        self.average = average
-        self.fit_intercept = fit_intercept
-        self.max_iter = max_iter
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
+        _store_params(self, locals())
 
     def _penalty(self, sample_weight_sum):
         # Ridge's summed loss divided by 2 S: l2 = alpha / S, no L1.
@@ -174,7 +146,7 @@ class GDLasso(_PenalisedLeastSquares):
     ----------
     alpha : float, default=1.0
         Strength of the penalty, as in :class:`sklearn.linear_model.Lasso`.
-""" + _SHARED_DOC_PARAMS + _LEAST_SQUARES_ATTRS + """
+""" + solver_params() + LEAST_SQUARES_ATTRS + """
     See Also
     --------
     GDElasticNet : Adds an L2 part to the penalty.
@@ -216,25 +188,7 @@ class GDLasso(_PenalisedLeastSquares):
         verbose=0,
         warm_start=False,
     ):
-        self.alpha = alpha
-        self.solver = solver
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.eta0 = eta0
-        self.power_t = power_t
-        self.momentum = momentum
-        self.nesterov = nesterov
-        self.average = average
-        self.fit_intercept = fit_intercept
-        self.max_iter = max_iter
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
+        _store_params(self, locals())
 
     def _penalty(self, sample_weight_sum):
         # Lasso's objective is the mean-loss form itself: l1 = alpha.
@@ -273,7 +227,7 @@ class GDElasticNet(_PenalisedLeastSquares):
     l1_ratio : float, default=0.5
         The mixing ``rho`` in [0, 1]: 1 is the Lasso, 0 a ridge penalty
         (``GDRidge(alpha * S)``).
-""" + _SHARED_DOC_PARAMS + _LEAST_SQUARES_ATTRS + """
+""" + solver_params() + LEAST_SQUARES_ATTRS + """
     See Also
     --------
     GDLasso : The pure L1 penalty.
@@ -321,27 +275,8 @@ class GDElasticNet(_PenalisedLeastSquares):
         verbose=0,
         warm_start=False,
     ):
-        self.alpha = alpha
-        self.l1_ratio = l1_ratio
-        self.solver = solver
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.eta0 = eta0
-        self.power_t = power_t
-        self.momentum = momentum
-        self.nesterov = nesterov
-        self.average = average
-        self.fit_intercept = fit_intercept
-        self.max_iter = max_iter
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
+        _store_params(self, locals())
 
     def _penalty(self, sample_weight_sum):
         # ElasticNet's objective is the mean-loss form itself.
-        return penalty_strengths(self.alpha, self.l1_ratio)
+        return ElasticNet.from_alpha(self.alpha, self.l1_ratio).strengths

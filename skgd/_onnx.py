@@ -33,21 +33,18 @@ from skl2onnx.common.data_types import (
 )
 from sklearn.utils.validation import check_is_fitted
 
+from ._losses import CLASSIFICATION_LOSSES, LOSSES, REGRESSION_LOSSES
+
 # ReduceSum takes its axes as an input from opset 13 on
 MIN_OPSET = 13
 
 # GDRegressor's losses: predict is the linear function itself for each
-GD_REGRESSOR_LOSSES = frozenset(
-    {"squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive"}
-)
+GD_REGRESSOR_LOSSES = frozenset(REGRESSION_LOSSES)
 # GDClassifier's losses -> how predict_proba maps the scores (None: no
 # probabilities, the second output holds the scores)
 GD_CLASSIFIER_PROBA = {
-    "log_loss": "logistic",
-    "modified_huber": "modified_huber",
-    "hinge": None,
-    "squared_hinge": None,
-    "perceptron": None,
+    name: None if LOSSES[name].link is None else LOSSES[name].link.name
+    for name in CLASSIFICATION_LOSSES
 }
 CLASSIFIER_OPTIONS = {
     "zipmap": [True, False, "columns"],

@@ -9,9 +9,10 @@ from sklearn.base import RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import DEFAULT_BATCH_SIZE, BaseGD
+from ._base import DEFAULT_BATCH_SIZE, BaseGD, _store_params
 from ._dask import DaskScoreMixin, blockwise
-from ._objective import REGRESSION_LOSSES
+from ._docs import EPSILON_PARAM, FITTED_ATTRS, penalty_params, solver_params
+from ._losses import REGRESSION_LOSSES
 
 
 class _RegressorMixinGD(DaskScoreMixin, RegressorMixin, BaseGD):
@@ -123,126 +124,6 @@ class _RegressorMixinGD(DaskScoreMixin, RegressorMixin, BaseGD):
         return tags
 
 
-_SHARED_DOC_PARAMS = """
-    solver : {'auto', 'batch', 'sgd', 'minibatch', 'saga'}, default='auto'
-        ``'batch'`` takes one (accelerated) proximal-gradient step per pass
-        over the data, ``'sgd'`` one step per sample, ``'minibatch'`` one step
-        per ``batch_size`` samples, and ``'saga'`` one variance-reduced step
-        per sample (SAGA: one stored gradient scalar per sample and output;
-        smooth losses only), which converges to the exact optimum with a
-        constant step. ``'auto'`` runs ``'batch'`` in ``fit`` and
-        ``'minibatch'`` in ``partial_fit``; the solver that ran is
-        ``solver_``.
-
-    batch_size : int, default=64
-        Rows per update of the ``'minibatch'`` solver.
-
-    learning_rate : {'auto', 'constant', 'optimal', 'invscaling', 'adaptive'}, default='auto'
-        ``'auto'`` derives the step from the data: the problem is solved in
-        standardised coordinates (dense input) with step ``1 / L`` from the
-        smoothness constant ``L`` -- the same objective, on any feature scale.
-        In ``partial_fit`` the standardisation follows the running moments
-        of about the last 1000 rows and ``L`` is re-derived on every chunk,
-        so chunks may change scale.
-        The explicit schedules run the textbook update on the raw features:
-        ``'constant'``: ``eta0``; ``'optimal'``: ``1 / (alpha (t0 + t))``;
-        ``'invscaling'``: ``eta0 / (t + 1) ** power_t``; ``'adaptive'``:
-        ``eta0``, divided by 5 whenever the stopping rule would stop.
-        SGDClassifier's passive-aggressive ``'pa1'`` and ``'pa2'`` are
-        accepted by the parameter check but raise an error naming the
-        alternative (they are not gradient steps on this objective).
-
-    eta0 : float, default=0.01
-        Initial step of the explicit schedules.
-
-    power_t : float, default=0.25
-        Exponent of ``'invscaling'``.
-
-    momentum : float, default=0.0
-        Heavy-ball momentum in [0, 1) (the ``'batch'`` solver with
-        ``learning_rate='auto'`` is already accelerated and ignores it).
-
-    nesterov : bool, default=False
-        Use Nesterov's look-ahead gradient with momentum.
-
-    average : bool or int, default=False
-        Averaged SGD: ``coef_`` is the running mean of the iterates, from the
-        first update if True, and for an int from the update that brings
-        the number of samples seen to ``average`` (scikit-learn's ASGD:
-        ``average=10`` averages the iterates after updates 10, 11, ... of
-        ``solver='sgd'``; ``average=1`` is ``average=True``).
-
-    fit_intercept : bool, default=True
-        Whether to fit an (unpenalised) intercept.
-
-    max_iter : int, default=1000
-        Maximum number of epochs (passes over the data), for every solver.
-
-    tol : float or None, default=1e-3
-        Relative tolerance of the stopping rule. The ``'batch'`` solver on the
-        squared error or the binary or multinomial log-loss with a penalty
-        stops when a duality gap certifies a relative objective gap
-        ``(J - J*) / J*`` of at most ``tol * 1e-6`` (1e-9 at the default;
-        scikit-learn's Lasso and LogisticRegression reach 1e-10 to 1e-9 at
-        theirs); on the other smooth losses when the norm of its
-        proximal-gradient step has fallen below ``tol`` times its first
-        value. ``'saga'`` stops when its duality gap certifies a relative
-        objective gap of ``tol ** 2`` (1e-6 at the default). The other
-        stochastic solvers (and ``'batch'`` on a non-smooth loss) stop when
-        the objective decreased by less than ``tol`` per epoch, relative to
-        its value, over the last ``n_iter_no_change`` epochs. With early
-        stopping, training stops after ``n_iter_no_change`` epochs that do
-        not raise the best validation score by ``tol``. None disables the
-        rule (all ``max_iter`` epochs run).
-
-    n_iter_no_change : int, default=5
-        Patience (window, in epochs) of the objective and validation rules.
-
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data and stop on its score.
-
-    validation_fraction : float, default=0.1
-        Share of the data held out with early stopping.
-
-    shuffle : bool, default=True
-        Visit the samples in a new random order every epoch.
-
-    random_state : int, RandomState instance or None, default=None
-        Seed of the shuffling and of the validation split.
-
-    verbose : int, default=0
-        Print one line per epoch (epoch, objective, step size, time).
-
-    warm_start : bool, default=False
-        Start ``fit`` from the previous solution (with a fresh step schedule).
-"""
-
-_SHARED_DOC_ATTRS = """
-    n_iter_ : int
-        Number of epochs run.
-
-    t_ : int
-        Number of updates (steps) made.
-
-    loss_curve_ : list of float
-        The objective after each epoch (for the stochastic solvers, the mean
-        of the losses met during the epoch plus the penalty).
-
-    validation_scores_ : list of float or None
-        Validation score after each epoch with early stopping.
-
-    best_validation_score_ : float or None
-        Best of ``validation_scores_``.
-
-    solver_ : str
-        The solver that ran.
-
-    n_features_in_ : int
-        Number of features seen during ``fit``.
-
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of the features seen during ``fit``, when they are strings.
-"""
 
 
 class GDRegressor(_RegressorMixinGD):
@@ -268,20 +149,7 @@ class GDRegressor(_RegressorMixinGD):
             'squared_epsilon_insensitive'}, default='squared_error'
         ``L(y, p)``: ``(y - p)^2 / 2``; Huber with threshold ``epsilon``;
         ``max(0, |y - p| - epsilon)`` and its square.
-
-    penalty : {'l2', 'l1', 'elasticnet'} or None, default='l2'
-        The penalty ``R``.
-
-    alpha : float, default=1e-4
-        Strength of the penalty.
-
-    l1_ratio : float or None, default=0.15
-        The elastic-net mixing ``rho`` (used with ``penalty='elasticnet'``;
-        may be None for the other penalties, as in SGDRegressor).
-
-    epsilon : float, default=0.1
-        Threshold of the huber and epsilon-insensitive losses.
-""" + _SHARED_DOC_PARAMS + """
+""" + penalty_params("SGDRegressor") + EPSILON_PARAM + solver_params() + """
     Attributes
     ----------
     coef_ : ndarray of shape (n_features,) or (n_outputs, n_features)
@@ -289,7 +157,7 @@ class GDRegressor(_RegressorMixinGD):
 
     intercept_ : ndarray of shape (1,) or (n_outputs,)
         Intercepts.
-""" + _SHARED_DOC_ATTRS + """
+""" + FITTED_ATTRS + """
     See Also
     --------
     GDRidge : Ridge's objective by gradient descent.
@@ -340,26 +208,4 @@ class GDRegressor(_RegressorMixinGD):
         verbose=0,
         warm_start=False,
     ):
-        self.loss = loss
-        self.penalty = penalty
-        self.alpha = alpha
-        self.l1_ratio = l1_ratio
-        self.epsilon = epsilon
-        self.solver = solver
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.eta0 = eta0
-        self.power_t = power_t
-        self.momentum = momentum
-        self.nesterov = nesterov
-        self.average = average
-        self.fit_intercept = fit_intercept
-        self.max_iter = max_iter
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
+        _store_params(self, locals())

@@ -17,7 +17,6 @@ from ._fast._saga import (
     saga_epoch_dense,
 )
 from ._fast._utils import shuffled_order
-from ._objective import penalty_value
 from ._solver_common import (
     OptimalityRule,
     _divergence_guarded,
@@ -208,7 +207,7 @@ def solve_saga(problem, state, options):
         state.precond = _preconditioner(problem)
     _initialise_intercept(problem, state)
     saga = _Saga(problem, state, saga_step(problem, state.precond))
-    penalised = problem.l1 > 0 or problem.l2 > 0
+    penalised = problem.penalty.active
     loop = _EpochLoop(problem, state, options, optimality=True)
     if penalised:
         loop.rule = GapRule(gap_target(options.tol))
@@ -230,9 +229,7 @@ def solve_saga(problem, state, options):
         loss_sum, weight_sum = saga.epoch(order)
         state.t += n
         measure = None
-        objective = loss_sum / weight_sum + penalty_value(
-            state.W, problem.l1, problem.l2
-        )
+        objective = loss_sum / weight_sum + problem.penalty.value(state.W)
         if options.tol is not None and schedule.due(epoch):
             if penalised:
                 gap, objective = duality_gap(problem, state.W, state.b)

@@ -4,13 +4,13 @@ Python drives the epochs and owns the random order; one compiled call
 (``skgd._fast._stochastic``) runs each epoch.
 """
 
+from dataclasses import replace
+
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils.extmath import safe_sparse_dot
 
 from ._fast._stochastic import epoch_csr, epoch_dense
 from ._fast._utils import shuffled_order
-from ._objective import loss_and_gradient, penalty_value
 from ._solver_common import (
     _divergence_guarded,
     _divergence_remedy,
@@ -87,12 +87,12 @@ def _growth_limit(problem, state, options):
     sw = problem.sample_weight[rows]
     if not sw.sum() > 0:
         return np.inf
-    P = np.asarray(safe_sparse_dot(problem.X[rows], state.W.T)) + state.b
-    Y = problem.Y[rows]
-    start, _ = loss_and_gradient(problem.loss, Y, P, problem.epsilon)
-    zero, _ = loss_and_gradient(problem.loss, Y, np.zeros_like(P), problem.epsilon)
-    reference = max(sw @ start, sw @ zero) / sw.sum()
-    reference += penalty_value(state.W, problem.l1, problem.l2)
+    sample = problem
+    if len(rows) < n:  # a copy of those rows only
+        sample = replace(problem, X=problem.X[rows], Y=problem.Y[rows], sample_weight=sw)
+    start = sample.data_term(state.W, state.b)
+    zero = sample.data_term(np.zeros_like(state.W), np.zeros_like(state.b))
+    reference = max(start, zero) + problem.penalty.value(state.W)
     if not (reference > 0 and np.isfinite(reference)):
         return np.inf
     auto = options.learning_rate == "auto"
@@ -164,7 +164,7 @@ def _solve_stochastic(problem, state, options, batch_size):
         # when they were visited (free, as in scikit-learn's SGD) plus the
         # penalty at the end of the epoch.
         W, _ = state.coefficients()
-        objective = loss_sum / weight_sum + penalty_value(W, problem.l1, problem.l2)
+        objective = loss_sum / weight_sum + problem.penalty.value(W)
         _check_growth(objective, limit, state.epochs + 1, options.learning_rate)
         if loop.end_epoch(objective, eta):
             break

@@ -17,7 +17,8 @@ import scipy.sparse as sp
 from ._fast._gradient import gradient_csr, gradient_dense
 from ._gap import DualityGap
 from ._gram import GramOracle
-from ._objective import CURVATURE, LOSS_CODES, penalty_value
+from ._losses import LOSSES
+from ._penalties import ElasticNet
 from ._step_size import Preconditioner, batch_lipschitz, batch_preconditioner
 
 SCHEDULE_CODES = {"constant": 0, "optimal": 1, "invscaling": 2, "adaptive": 0, "auto": 0}
@@ -33,7 +34,13 @@ _ADAPTIVE_MIN_ETA = 1e-6
 
 @dataclass
 class Problem:
-    """The data and the objective of one fit (see ``skgd._objective``)."""
+    """The data and the objective of one fit.
+
+    The objective is the mean loss plus the penalty,
+    ``sum_i s_i L(y_i, W x_i + b) / sum_i s_i + l1 |W|_1 + l2 / 2 |W|^2``:
+    the loss is a name of :data:`skgd._losses.LOSSES`, the penalty an
+    :class:`skgd._penalties.ElasticNet` of strengths ``(l1, l2)``.
+    """
 
     X: object
     Y: np.ndarray
@@ -57,12 +64,22 @@ class Problem:
         return self.Y.shape[1]
 
     @property
+    def loss_spec(self):
+        """The :class:`skgd._losses.Loss` of the objective."""
+        return LOSSES[self.loss]
+
+    @property
     def loss_code(self):
-        return LOSS_CODES[self.loss]
+        return self.loss_spec.code
 
     @property
     def smooth(self):
-        return CURVATURE[self.loss] is not None
+        return self.loss_spec.smooth
+
+    @property
+    def penalty(self):
+        """The :class:`skgd._penalties.ElasticNet` of the objective."""
+        return ElasticNet(self.l1, self.l2)
 
     # ---- the statistics of X the batch solver takes (skgd._dask overrides
     # them with block-wise sums) ----
@@ -96,6 +113,18 @@ class Problem:
         """Mean gradient at (W, b) and objective at (W_eval, b_eval), one pass."""
         W_eval = W if W_eval is None else W_eval
         b_eval = b if b_eval is None else b_eval
+        G, Gb, loss_sum = self._loss_pass(W, b, W_eval, b_eval)
+        total = self.sample_weight.sum()
+        objective = loss_sum / total + self.penalty.value(W_eval)
+        return G / total, Gb / total, objective
+
+    def data_term(self, W, b):
+        """The mean loss at (W, b) (the compiled kernels, one pass)."""
+        _, _, loss_sum = self._loss_pass(W, b, W, b)
+        return loss_sum / self.sample_weight.sum()
+
+    def _loss_pass(self, W, b, W_eval, b_eval):
+        """Summed gradient at (W, b) and summed loss at (W_eval, b_eval)."""
         G, Gb = np.empty_like(W), np.empty_like(b)
         args = (self.Y, self.sample_weight, W, b, W_eval, b_eval, G, Gb,
                 self.loss_code, self.epsilon)
@@ -103,9 +132,7 @@ class Problem:
             loss_sum = gradient_csr(self.X.data, self.X.indices, self.X.indptr, *args)
         else:
             loss_sum = gradient_dense(self.X, *args)
-        total = self.sample_weight.sum()
-        objective = loss_sum / total + penalty_value(W_eval, self.l1, self.l2)
-        return G / total, Gb / total, objective
+        return G, Gb, loss_sum
 
 
     def weighted_sums(self, T):
@@ -435,7 +462,8 @@ def _initialise_intercept(problem, state, options=None):
 
     With W = 0 the intercept minimising the data term has a closed form for
     the squared error (the weighted mean of y), the binary log-loss (the
-    log-odds) and the multinomial loss (log class frequencies).  Starting
+    log-odds) and the multinomial loss (log class frequencies): the
+    ``intercept_start`` of the loss's spec (:mod:`skgd._losses`).  Starting
     there removes the intercept's share of the first gradients, which would
     otherwise dominate the optimality reference of the stopping rule.
 
@@ -448,16 +476,9 @@ def _initialise_intercept(problem, state, options=None):
     in ``fit``.
     """
     fresh = state.t == 0 and not np.any(state.W) and not np.any(state.b)
-    if not (fresh and problem.fit_intercept):
+    start = problem.loss_spec.intercept_start  # None: no closed form
+    if not (fresh and problem.fit_intercept and start is not None):
         return
-    mean = problem.target_mean()
     n_classes = max(problem.n_outputs, 2)
     floor = 0.5 / n_classes if options is not None and options.incremental else 1e-12
-    if problem.loss == "squared_error":
-        state.b[:] = mean
-    elif problem.loss == "log_loss":
-        positive = np.clip((mean + 1.0) / 2.0, floor, 1.0 - floor)
-        state.b[:] = np.log(positive / (1.0 - positive))
-    elif problem.loss == "multinomial":
-        log_freq = np.log(np.clip(mean, floor, 1.0 - floor))
-        state.b[:] = log_freq - log_freq.mean()
+    state.b[:] = start(problem.target_mean(), floor)

@@ -33,7 +33,7 @@ from ._fast._utils import (
     row_sq_norms_csr,
     row_sq_norms_dense,
 )
-from ._objective import CURVATURE, NONSMOOTH_CURVATURE
+from ._losses import LOSSES
 
 # Rows of history the running moments of partial_fit describe (see
 # RunningPreconditioner).
@@ -330,9 +330,14 @@ def batch_preconditioner(X, sample_weight, fit_intercept, whiten=False):
     return Preconditioner.from_moments(mean, var, fit_intercept)
 
 
+# For the non-smooth losses the automatic step uses this stand-in curvature
+# (the size of their derivative), together with a decaying schedule.
+NONSMOOTH_CURVATURE = 1.0
+
+
 def loss_curvature(loss):
     """Curvature bound of the loss (a stand-in for the non-smooth ones)."""
-    c = CURVATURE[loss]
+    c = LOSSES[loss].curvature
     return NONSMOOTH_CURVATURE if c is None else c
 
 

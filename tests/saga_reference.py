@@ -8,8 +8,7 @@ dense part of the steps on sparse rows.  Both must give the same iterates.
 """
 
 import numpy as np
-
-from skgd._objective import loss_and_gradient
+from reference import loss_and_gradient
 
 
 def _prox(Z, step, l1, l2):

@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from reference import reference_epoch
 from sklearn.datasets import load_breast_cancer, load_iris, load_wine, make_blobs
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
@@ -12,7 +13,6 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 
 from skgd import GDClassifier
-from skgd._objective import reference_epoch
 
 MARGIN_LOSSES = ["hinge", "squared_hinge", "modified_huber", "perceptron"]
 

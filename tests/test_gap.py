@@ -8,19 +8,19 @@ estimators' docstrings): ``GDRidge(alpha)`` = ``Ridge(alpha)``,
 ``S`` the sum of the sample weights.
 
 "How far from the optimum" is the relative objective gap ``(F - F*) / F*``
-in the skgd estimator's own objective (``skgd._objective.objective``), with
-``F*`` the objective of scikit-learn's solution at ``tol=1e-12``.
+in the skgd estimator's own objective (``objective`` of tests/reference.py),
+with ``F*`` the objective of scikit-learn's solution at ``tol=1e-12``.
 """
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from reference import objective as mean_objective
 from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression, Ridge
 
 import skgd._gram
 from skgd import GDClassifier, GDElasticNet, GDLasso, GDRidge
 from skgd._gap import DualityGap
-from skgd._objective import objective as mean_objective
 from skgd._solver_common import GAP_PER_TOL, Problem
 
 REGRESSORS = (GDRidge, GDLasso, GDElasticNet)

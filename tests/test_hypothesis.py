@@ -4,7 +4,7 @@ Random shapes (one row, one feature, more features than rows), dtypes,
 sparsity patterns (down to an all-zero X), sample weights and magnitudes
 from 1e-150 to 1e150 for X, y and the weights.  The properties:
 
-* the kernels equal the numpy reference of ``skgd._objective``, dense equal
+* the kernels equal the numpy reference of tests/reference.py, dense equal
   to CSR, and their losses and gradients stay finite for predictions of any
   representable size (guarded exponentials, log-sum-exp);
 * a fit never crashes and never returns NaN: it gives finite coefficients,
@@ -32,6 +32,14 @@ from unittest import mock
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from reference import (
+    CLASSIFICATION_LOSSES,
+    LOSS_CODES,
+    REGRESSION_LOSSES,
+    data_gradient,
+    objective,
+    reference_epoch,
+)
 from skgd._fast._gradient import gradient_csr, gradient_dense
 from skgd._fast._stochastic import epoch_csr, epoch_dense
 from skgd_estimators import ESTIMATORS
@@ -40,14 +48,6 @@ from sklearn.exceptions import ConvergenceWarning
 
 import skgd
 import skgd._solvers
-from skgd._objective import (
-    CLASSIFICATION_LOSSES,
-    LOSS_CODES,
-    REGRESSION_LOSSES,
-    data_gradient,
-    objective,
-    reference_epoch,
-)
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, assume, given, settings  # noqa: E402

@@ -1,18 +1,17 @@
-"""The compiled kernels against the numpy reference of skgd._objective."""
+"""The compiled kernels against the numpy reference of tests/reference.py."""
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from skgd._fast._gradient import gradient_csr, gradient_dense, n_blocks, planned_threads
-from skgd._fast._stochastic import epoch_csr, epoch_dense
-
-from skgd._objective import (
+from reference import (
     LOSS_CODES,
     data_gradient,
     loss_and_gradient,
     objective,
     reference_epoch,
 )
+from skgd._fast._gradient import gradient_csr, gradient_dense, n_blocks, planned_threads
+from skgd._fast._stochastic import epoch_csr, epoch_dense
 
 REGRESSION = ["squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive"]
 BINARY = ["log_loss", "hinge", "squared_hinge", "modified_huber", "perceptron"]

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from reference import LOSS_CODES, objective
 from saga_reference import saga_reference
 from skgd._fast._saga import (
     fill_table_csr,
@@ -15,7 +16,6 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skgd import GDClassifier, GDElasticNet, GDLasso, GDRegressor, GDRidge
 from skgd._duality import duality_gap
-from skgd._objective import LOSS_CODES, objective
 from skgd._solver_common import Problem
 
 SMOOTH = [

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
+from reference import objective
 
-from skgd._objective import objective
 from skgd._step_size import Preconditioner, WhiteningPreconditioner
 
 

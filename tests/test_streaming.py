@@ -5,12 +5,12 @@ import copy
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from reference import objective
 from sklearn.datasets import make_blobs, make_classification
 from sklearn.linear_model import Ridge
 from sklearn.metrics import accuracy_score, recall_score
 
 from skgd import GDClassifier, GDRegressor
-from skgd._objective import objective
 
 
 def regression_data(n=1000, d=10, seed=0):

@@ -13,8 +13,8 @@
 #
 # Conventions follow scikit-learn's SGD losses: regression targets are real;
 # binary and one-vs-rest targets are -1/+1; multinomial targets are a
-# probability vector (one-hot for hard labels).  The codes must match
-# ``skgd._objective.LOSS_CODES``.
+# probability vector (one-hot for hard labels).  The codes must match the
+# specs of ``skgd/_losses.py`` (tests/test_extending.py checks it).
 
 from libc.math cimport exp, fabs, log, log1p
 

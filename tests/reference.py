@@ -1,7 +1,8 @@
 """Plain numpy reference of every loss, penalty and proximal operator.
 
-This module is the ground truth the compiled kernels are tested against, and
-the place where the objective reported in ``loss_curve_`` is defined:
+The ground truth the compiled kernels and the solvers are tested against,
+written independently of the package (nothing here imports skgd): the
+objective reported in ``loss_curve_`` is
 
 .. math::
 
@@ -10,8 +11,11 @@ the place where the objective reported in ``loss_curve_`` is defined:
 
 Targets are arrays of shape ``(n_samples, n_outputs)``: real values for the
 regression losses, -1/+1 for the binary (and one-vs-rest) classification
-losses, class probabilities (one-hot) for ``multinomial``.  Loss codes match
-``skgd/_fast/_loss.pxd``.
+losses, class probabilities (one-hot) for ``multinomial``.  ``LOSS_CODES``
+is this module's own copy of the codes of ``skgd/_fast/_loss.pxd``;
+``tests/test_extending.py`` checks that it, the enum and the package's
+``skgd._losses.LOSSES`` agree.  Used by the tests and ``benchmarks/``
+(which put ``tests/`` on ``sys.path``).
 """
 
 import numpy as np
@@ -42,26 +46,6 @@ CLASSIFICATION_LOSSES = (
     "modified_huber",
     "perceptron",
 )
-
-# Upper bound of d^2 L / dp^2 for the smooth losses (per output; the softmax
-# Hessian diag(q) - q q^T is bounded by 1/2 I).  None marks a loss whose
-# derivative jumps, for which no Lipschitz constant exists.
-CURVATURE = {
-    "squared_error": 1.0,
-    "huber": 1.0,
-    "epsilon_insensitive": None,
-    "squared_epsilon_insensitive": 2.0,
-    "log_loss": 0.25,
-    "hinge": None,
-    "squared_hinge": 2.0,
-    "modified_huber": 2.0,
-    "perceptron": None,
-    "multinomial": 0.5,
-}
-
-# For the non-smooth losses the automatic step uses this stand-in curvature
-# (the size of their derivative), together with a decaying schedule.
-NONSMOOTH_CURVATURE = 1.0
 
 
 def loss_and_gradient(loss, Y, P, epsilon=0.1):
@@ -103,9 +87,11 @@ def loss_and_gradient(loss, Y, P, epsilon=0.1):
         elif loss == "epsilon_insensitive":
             values = np.maximum(a, 0.0)
             grad = np.where(a > 0, np.sign(r), 0.0)
-        else:
+        elif loss == "squared_epsilon_insensitive":
             values = np.maximum(a, 0.0) ** 2
             grad = np.where(a > 0, 2.0 * np.sign(r) * a, 0.0)
+        else:
+            raise ValueError(f"Unknown loss {loss!r}.")
         return values.sum(axis=1), grad
     z = Y * P
     if loss == "log_loss":
