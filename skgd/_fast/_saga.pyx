@@ -143,8 +143,9 @@ cdef extern from *:
     /* One output's SAGA step on a dense row, fused with the average update:
          w_j <- prox_j(w_j - eta_j (dk x_j + a_j - drift_b mu_j)),
          a_j += dk x_j / n,
-       with drift_b = dk + abar_b (the centring of the direction) and the
-       prox a soft-threshold by threshold_j, then a shrink by inv_shrink_j.
+       with drift_b = dk + abar_b (the centring of the direction) and
+       prox_j the prox_coef of _penalty.pxd (soft-threshold by threshold_j,
+       then shrink by inv_shrink_j; without L1 only the shrink).
        The pointers never alias and no reduction runs along the loop, so the
        compiler vectorises it (restrict is what Cython cannot say). */
     #define SKGD_SAGA_STEP(name, xtype)                                        \
@@ -162,8 +163,7 @@ cdef extern from *:
             for (j = 0; j < d; j++) {                                          \
                 double xj = (double)x[j];                                      \
                 double z = w[j] - eta[j] * (dk * xj + a[j] - drift_b * mu[j]); \
-                double m = fmax(fabs(z) - threshold[j], 0.0);                  \
-                w[j] = copysign(m, z) * inv_shrink[j];                         \
+                w[j] = skgd_prox_coef(z, threshold[j], inv_shrink[j]);         \
                 a[j] += step_avg * xj;                                         \
             }                                                                  \
         } else {                                                               \
