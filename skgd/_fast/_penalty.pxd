@@ -191,30 +191,47 @@ cdef inline bint penalty_lazy_step(Penalty* p) noexcept nogil:
     return p.scale < MIN_SCALE
 
 
-cdef inline void penalty_catch_up(Penalty* p, double* W, Py_ssize_t K,
-                                  Py_ssize_t d, Py_ssize_t j) noexcept nogil:
+cdef inline void catch_up_feature(double* W, Py_ssize_t K, Py_ssize_t d,
+                                  Py_ssize_t j, double l1_total,
+                                  double* q) noexcept nogil:
     """Apply to feature j the cumulative L1 it missed since it was last read
     (lazily, in units of W: no shrink)."""
     cdef Py_ssize_t k
     for k in range(K):
-        W[k * d + j] = penalise(W[k * d + j], p.l1_total, p.q, k * d + j, 1.0, True)
+        W[k * d + j] = penalise(W[k * d + j], l1_total, q, k * d + j, 1.0, True)
+
+
+cdef inline void fold_scale(double* W, Py_ssize_t K, Py_ssize_t d, double scale,
+                            double l1_total, double* q) noexcept nogil:
+    """Bring every feature up to date (``q``: NULL without L1) and fold
+    ``scale`` into W and ``q``."""
+    cdef Py_ssize_t j
+    if q != NULL:
+        for j in range(d):
+            catch_up_feature(W, K, d, j, l1_total, q)
+        for j in range(K * d):
+            q[j] *= scale
+    if scale != 1.0:
+        for j in range(K * d):
+            W[j] *= scale
+
+
+# The two below take the state's fields, not its address, to the loops that
+# the compiler may keep out of line: a loop's Penalty then never escapes,
+# and its fields stay in registers across the stores to W.
+
+cdef inline void penalty_catch_up(Penalty* p, double* W, Py_ssize_t K,
+                                  Py_ssize_t d, Py_ssize_t j) noexcept nogil:
+    """Apply to feature j the cumulative L1 it missed since it was last read."""
+    catch_up_feature(W, K, d, j, p.l1_total, p.q)
 
 
 cdef inline void penalty_fold(Penalty* p, double* W, Py_ssize_t K,
                               Py_ssize_t d) noexcept nogil:
     """Bring every feature up to date and fold ``scale`` into W (and into
     the L1 state): afterwards W holds the true coefficients."""
-    cdef Py_ssize_t j
-    cdef double scale = p.scale
-    if p.cumulative:
-        for j in range(d):
-            penalty_catch_up(p, W, K, d, j)
-        for j in range(K * d):
-            p.q[j] *= scale
-        p.l1_total *= scale
-    if scale != 1.0:
-        for j in range(K * d):
-            W[j] *= scale
+    fold_scale(W, K, d, p.scale, p.l1_total, p.q)
+    p.l1_total *= p.scale
     p.scale = 1.0
 
 
