@@ -4,7 +4,8 @@
 # solver calls it through ``skgd._fast._utils.schedule_step`` once per
 # iteration, so the constant, 'optimal' and 'invscaling' steps are written
 # here only.  The codes are those of ``skgd._schedules.SCHEDULE_CODES``
-# (the Python spec, which checks them against this enum at import).
+# (the Python spec); tests/test_schedules.py checks each code's step
+# against an independent formula.
 
 from libc.math cimport pow
 

@@ -223,7 +223,7 @@ cdef void sgd_dense_preconditioned(const floating* X, Py_ssize_t d,
     """
     cdef Py_ssize_t r, i, k, j
     cdef int loss = cfg.loss
-    cdef double epsilon = cfg.epsilon, eta = cfg.eta0, l2 = cfg.l2
+    cdef double epsilon = cfg.epsilon, eta = cfg.eta0
     cdef double weight_scale = cfg.weight_scale, center_sq = cfg.center_sq
     cdef bint fit_intercept = cfg.fit_intercept
     cdef bint centred = fit_intercept
