@@ -84,3 +84,18 @@ def test_epoch_config_is_what_the_kernels_take(sparse):
         partial = {k: v for k, v in cfg.items() if k != key}
         with pytest.raises((TypeError, ValueError, KeyError)):
             kernel(*args, partial, 0, 0)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize(
+    "case",
+    [dict(schedule=2, l2=0.1, batch_size=4), dict(schedule=1, l1=0.02, l2=0.1, batch_size=3),
+     dict(schedule=2, momentum=0.5, l2=0.2, batch_size=2)],
+    ids=str,
+)
+def test_decaying_schedules_in_the_minibatch_loop(case, sparse):
+    # the step changes every update: the penalty's per-feature tables follow it
+    from test_kernels import test_epoch_equals_reference_epoch
+
+    for loss in ["squared_error", "multinomial"]:
+        test_epoch_equals_reference_epoch(case, loss, sparse, "varied", 7)

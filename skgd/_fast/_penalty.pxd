@@ -96,6 +96,7 @@ ctypedef struct Penalty:
     double* u_j            # (d,) thresholds accrued per feature, or NULL
     double* eta_j          # (d,) per-feature steps, or NULL
     double* inv_shrink_j   # (d,) 1 / (1 + eta_j * l2), or NULL
+    double tables_eta      # the eta that eta_j and inv_shrink_j were formed for
     double* q              # (K, d) shrinkage applied, or NULL without L1
     double scale           # lazy: true coefficients are scale * W
     double l1_total        # lazy: thresholds accrued, in units of W
@@ -111,6 +112,7 @@ cdef inline Penalty penalty_new(double l1, double l2, double* q, double* u_j,
     p.l1, p.l2, p.cumulative = l1, l2, l1 > 0.0
     p.threshold, p.inv_shrink = 0.0, 1.0
     p.u, p.u_j, p.eta_j, p.inv_shrink_j = 0.0, u_j, eta_j, inv_shrink_j
+    p.tables_eta = -1.0  # none yet (a step is > 0)
     p.q = q if l1 > 0.0 else NULL
     p.scale, p.l1_total = 1.0, 0.0
     return p
@@ -158,8 +160,15 @@ cdef inline void penalty_feature_steps(Penalty* p, double eta,
                                        const double* step_scale,
                                        Py_ssize_t d) noexcept nogil:
     """Per-feature steps ``eta * step_scale_j`` (``eta`` if ``step_scale``
-    is NULL) and their shrinks, for the ``_features`` updates."""
+    is NULL) and their shrinks, for the ``_features`` updates.
+
+    ``step_scale`` is fixed for the epoch, so the tables are formed again
+    only when ``eta`` changes (every update under a decaying schedule, once
+    per epoch under a constant one)."""
     cdef Py_ssize_t j
+    if eta == p.tables_eta:
+        return
+    p.tables_eta = eta
     for j in range(d):
         p.eta_j[j] = eta * step_scale[j] if step_scale != NULL else eta
         p.inv_shrink_j[j] = 1.0 / (1.0 + p.eta_j[j] * p.l2) if p.l2 > 0.0 else 1.0
