@@ -84,6 +84,7 @@ class BuildExtOptionalOpenMP(build_ext):
 extensions = [
     Extension("skgd._fast._gradient", ["skgd/_fast/_gradient.pyx"]),
     Extension("skgd._fast._stochastic", ["skgd/_fast/_stochastic.pyx"]),
+    Extension("skgd._fast._stochastic_csr", ["skgd/_fast/_stochastic_csr.pyx"]),
     Extension("skgd._fast._utils", ["skgd/_fast/_utils.pyx"]),
     Extension("skgd._fast._saga", ["skgd/_fast/_saga.pyx"]),
     Extension("skgd._fast._duality", ["skgd/_fast/_duality.pyx"]),

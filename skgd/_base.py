@@ -30,6 +30,7 @@ from ._dask import is_dask_collection
 from ._losses import LOSSES
 from ._penalties import ElasticNet
 from ._solvers import SOLVERS, Problem, SolverOptions, SolverState
+from ._schedules import LEARNING_RATES
 
 # solver='auto' runs the batch solver in fit and 'minibatch' in partial_fit.
 # The two certified solvers, measured at their defaults on dense L2-logistic
@@ -92,11 +93,7 @@ class BaseGD(BaseEstimator):
         "l1_ratio": [Interval(Real, 0, 1, closed="both"), None],
         "solver": [StrOptions({"auto", "batch", "sgd", "minibatch", "saga"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [
-            StrOptions(
-                {"auto", "constant", "optimal", "invscaling", "adaptive", "pa1", "pa2"}
-            )
-        ],
+        "learning_rate": [StrOptions(set(LEARNING_RATES))],
         "eta0": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, None, None, closed="neither")],
         "momentum": [Interval(Real, 0, 1, closed="left")],

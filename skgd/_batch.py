@@ -12,8 +12,8 @@ from ._solver_common import (
     _divergence_guarded,
     _EpochLoop,
     _initialise_intercept,
-    _schedule_config,
 )
+from ._schedules import batch_step
 from ._step_size import (
     Preconditioner,
     WhiteningPreconditioner,
@@ -194,7 +194,7 @@ def _solve_batch_plain(problem, state, options):
         G, Gb, objective = problem.gradient_pass(W_e, b_e, state.W, state.b)
         if it > 0 and (loop.end_epoch(objective, eta, step_norm) or it == options.max_iter):
             break
-        eta = _batch_step(options, state)
+        eta = batch_step(options, state)
         g_w, g_b = precond.gradient_to_standardised(G, Gb)
         v_w = mom * v_w - eta * g_w
         v_b = mom * v_b - eta * g_b if problem.fit_intercept else v_b
@@ -206,16 +206,3 @@ def _solve_batch_plain(problem, state, options):
         state.t += 1
     return loop.result
 
-
-def _batch_step(options, state):
-    """Step size of the plain batch solver at update ``state.t``."""
-    lr = options.learning_rate
-    if lr == "auto":
-        return 1.0 / (state.lipschitz * math.sqrt(state.t + 1))
-    if lr == "optimal":
-        _, cfg = _schedule_config(options, state)
-        return 1.0 / (options.alpha * (cfg["optimal_t0"] + state.t))
-    if lr == "invscaling":
-        return options.eta0 / (state.t + 1.0) ** options.power_t
-    eta, _ = _schedule_config(options, state)  # constant, adaptive
-    return eta

@@ -9,7 +9,7 @@ installed package.
 
 import os
 
-KERNELS = ("_gradient", "_stochastic", "_utils")
+KERNELS = ("_gradient", "_stochastic", "_stochastic_csr", "_utils")
 
 
 def check_build():

@@ -1,7 +1,8 @@
 """The stochastic solvers: sgd (one sample per step) and minibatch.
 
 Python drives the epochs and owns the random order; one compiled call
-(``skgd._fast._stochastic``) runs each epoch.
+(``skgd._fast._stochastic`` for dense rows, ``skgd._fast._stochastic_csr``
+for CSR rows) runs each epoch.
 """
 
 from dataclasses import replace
@@ -9,15 +10,17 @@ from dataclasses import replace
 import numpy as np
 import scipy.sparse as sp
 
-from ._fast._stochastic import epoch_csr, epoch_dense
+from ._epoch_config import epoch_config
+from ._fast._stochastic import epoch_dense
+from ._fast._stochastic_csr import epoch_csr
 from ._fast._utils import shuffled_order
 from ._solver_common import (
     _divergence_guarded,
     _divergence_remedy,
     _EpochLoop,
     _initialise_intercept,
-    _schedule_config,
 )
+from ._schedules import schedule_fields
 from ._step_size import Preconditioner, RunningPreconditioner, stochastic_lipschitz
 
 # An epoch whose objective exceeds the objective at the start of the call
@@ -123,20 +126,20 @@ def _solve_stochastic(problem, state, options, batch_size):
     limit = _growth_limit(problem, state, options)
     rng = options.random_state
     loop = _EpochLoop(problem, state, options)
-    base = {
-        "loss": problem.loss_code,
-        "epsilon": problem.epsilon,
-        "batch_size": batch_size,
-        "fit_intercept": problem.fit_intercept,
-        "l1": problem.l1,
-        "l2": problem.l2,
-        "momentum": options.momentum,
-        "nesterov": options.nesterov,
-        "average_start": _average_start(options.average, batch_size),
-        "weight_scale": 1.0 / problem.sample_weight.mean(),
-        "preconditioned": state.precond.active,
-        "center_sq": float(np.sum(state.precond.step_scale * state.precond.center**2)),
-    }
+    base = dict(
+        loss=problem.loss_code,
+        epsilon=problem.epsilon,
+        batch_size=batch_size,
+        fit_intercept=problem.fit_intercept,
+        l1=problem.l1,
+        l2=problem.l2,
+        momentum=options.momentum,
+        nesterov=options.nesterov,
+        average_start=_average_start(options.average, batch_size),
+        weight_scale=1.0 / problem.sample_weight.mean(),
+        preconditioned=state.precond.active,
+        center_sq=np.sum(state.precond.step_scale * state.precond.center**2),
+    )
     # One index buffer for the fit, reshuffled in place (in C) every epoch
     # from a seed drawn from the estimator's RandomState.
     order = np.arange(n, dtype=np.intp)
@@ -144,8 +147,8 @@ def _solve_stochastic(problem, state, options, batch_size):
         if options.shuffle:
             seed = int(rng.randint(np.iinfo(np.int64).max, dtype=np.int64))
             shuffled_order(order, seed)
-        eta, schedule = _schedule_config(options, state)
-        cfg = {**base, **schedule}
+        eta, schedule = schedule_fields(options, state)
+        cfg = epoch_config(**base, **schedule)
         if sp.issparse(X):
             out = epoch_csr(
                 X.data, X.indices, X.indptr, problem.Y, problem.sample_weight, order,
@@ -177,7 +180,7 @@ def solve_sgd(problem, state, options):
 
     L2 is applied by its proximal operator (a shrink that never flips a
     sign), L1 by Tsuruoka et al.'s cumulative penalty (exact zeros), both
-    lazily on sparse rows (see ``skgd/_fast/_stochastic.pyx``).
+    lazily on sparse rows (see ``skgd/_fast/_penalty.pxd``).
     """
     return _solve_stochastic(problem, state, options, batch_size=1)
 

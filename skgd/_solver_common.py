@@ -21,7 +21,6 @@ from ._losses import LOSSES
 from ._penalties import ElasticNet
 from ._step_size import Preconditioner, batch_lipschitz, batch_preconditioner
 
-SCHEDULE_CODES = {"constant": 0, "optimal": 1, "invscaling": 2, "adaptive": 0, "auto": 0}
 # Margin on the power-iteration estimate of the Lipschitz constant, which
 # approaches the largest eigenvalue from below.
 _LIPSCHITZ_MARGIN = 1.05
@@ -430,31 +429,6 @@ class _EpochLoop:
         if stop:
             self.result.converged = True
         return stop
-
-
-def _schedule_config(options, state):
-    """The step size of this epoch and the kernel's schedule fields."""
-    lr = options.learning_rate
-    if lr == "auto":
-        # 1 / L for the first epoch, then 1 / (L sqrt(epoch)): the decay lets
-        # the stochastic iterates settle instead of hovering at a noise level
-        # proportional to the step.
-        eta = 1.0 / (state.lipschitz * math.sqrt(state.epochs + 1))
-    elif lr == "adaptive":
-        if state.eta is None:
-            state.eta = options.eta0
-        eta = state.eta
-    else:
-        eta = options.eta0
-    typical_w = math.sqrt(1.0 / math.sqrt(options.alpha)) if options.alpha > 0 else 1.0
-    return eta, {
-        "schedule": SCHEDULE_CODES[lr],
-        "eta0": eta,
-        "power_t": options.power_t,
-        # scikit-learn's heuristic for the offset of the 'optimal' schedule
-        "optimal_alpha": options.alpha,
-        "optimal_t0": 1.0 / (typical_w * options.alpha) if options.alpha > 0 else 1.0,
-    }
 
 
 def _initialise_intercept(problem, state, options=None):

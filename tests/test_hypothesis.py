@@ -40,8 +40,10 @@ from reference import (
     objective,
     reference_epoch,
 )
+from skgd._epoch_config import epoch_config as kernel_epoch_config
 from skgd._fast._gradient import gradient_csr, gradient_dense
-from skgd._fast._stochastic import epoch_csr, epoch_dense
+from skgd._fast._stochastic import epoch_dense
+from skgd._fast._stochastic_csr import epoch_csr
 from skgd_estimators import ESTIMATORS
 from sklearn.base import is_classifier
 from sklearn.exceptions import ConvergenceWarning
@@ -391,25 +393,21 @@ def epoch_config(
     nesterov=False,
     fit_intercept=True,
 ):
-    return {
-        "loss": LOSS_CODES[loss],
-        "epsilon": 0.3,
-        "batch_size": batch_size,
-        "fit_intercept": fit_intercept,
-        "l1": l1,
-        "l2": l2,
-        "schedule": 0,
-        "eta0": eta0,
-        "power_t": 0.5,
-        "optimal_alpha": 0.1,
-        "optimal_t0": 10.0,
-        "momentum": momentum,
-        "nesterov": nesterov,
-        "average_start": -1,
-        "weight_scale": 1.0 / sw.mean(),
-        "preconditioned": False,
-        "center_sq": 0.0,
-    }
+    return kernel_epoch_config(
+        LOSS_CODES[loss],
+        epsilon=0.3,
+        batch_size=batch_size,
+        fit_intercept=fit_intercept,
+        l1=l1,
+        l2=l2,
+        eta0=eta0,
+        power_t=0.5,
+        optimal_alpha=0.1,
+        optimal_t0=10.0,
+        momentum=momentum,
+        nesterov=nesterov,
+        weight_scale=1.0 / sw.mean(),
+    )
 
 
 @settings(max_examples=KERNEL_EXAMPLES, **PROFILE)

@@ -10,8 +10,10 @@ from reference import (
     objective,
     reference_epoch,
 )
+from skgd._epoch_config import epoch_config
 from skgd._fast._gradient import gradient_csr, gradient_dense, n_blocks, planned_threads
-from skgd._fast._stochastic import epoch_csr, epoch_dense
+from skgd._fast._stochastic import epoch_dense
+from skgd._fast._stochastic_csr import epoch_csr
 
 REGRESSION = ["squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive"]
 BINARY = ["log_loss", "hinge", "squared_hinge", "modified_huber", "perceptron"]
@@ -132,14 +134,13 @@ def run_kernel_epoch(X, Y, sw, order, W, b, cfg, sparse, step_scale=None, center
 
 def config(loss, batch_size=1, l1=0.0, l2=0.0, momentum=0.0, nesterov=False, eta0=0.05,
            schedule=0, preconditioned=False, center_sq=0.0, sw=None, average_start=-1):
-    return {
-        "loss": LOSS_CODES[loss], "epsilon": 0.3, "batch_size": batch_size,
-        "fit_intercept": True, "l1": l1, "l2": l2, "schedule": schedule, "eta0": eta0,
-        "power_t": 0.5, "optimal_alpha": 0.1, "optimal_t0": 10.0, "momentum": momentum,
-        "nesterov": nesterov, "average_start": average_start,
-        "weight_scale": 1.0 / sw.mean(), "preconditioned": preconditioned,
-        "center_sq": center_sq,
-    }
+    return epoch_config(
+        LOSS_CODES[loss], epsilon=0.3, batch_size=batch_size, fit_intercept=True,
+        l1=l1, l2=l2, schedule=schedule, eta0=eta0, power_t=0.5, optimal_alpha=0.1,
+        optimal_t0=10.0, momentum=momentum, nesterov=nesterov,
+        average_start=average_start, weight_scale=1.0 / sw.mean(),
+        preconditioned=preconditioned, center_sq=center_sq,
+    )
 
 
 def etas_for(cfg, n_updates):

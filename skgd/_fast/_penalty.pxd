@@ -1,11 +1,51 @@
-# The elastic-net penalty at the level of one coefficient, for the kernels.
+# The elastic-net penalty at the level of one coefficient: the one home of
+# the penalty step of every kernel.
 #
 # Design
 # ------
-# The penalty  l1 |w| + l2 / 2 w^2  enters a stochastic step through its
-# proximal operator: soft-threshold by ``eta * l1``, then divide by
-# ``1 + eta * l2`` (``prox_coef``).  On sparse rows the kernels take that
-# step lazily, so that an update costs O(nnz of the row):
+# The penalty  l1 |w| + l2 / 2 w^2  enters a step of size eta in one of two
+# ways, each written once here:
+#
+# * ``prox_coef``: its proximal operator, soft-threshold by ``eta * l1``,
+#   then divide by ``1 + eta * l2`` (SAGA, whose variance-reduced steps
+#   converge to the exact minimiser).  It is C code so that the vectorised C
+#   loop of ``_saga.pyx`` calls it as well.
+# * ``penalise``: the cumulative L1 penalty of Tsuruoka, Tsujii and
+#   Ananiadou (2009), as in scikit-learn's SGD, then the L2 shrink (the SGD
+#   and mini-batch loops).  With ``u`` the thresholds ``eta * l1`` accrued
+#   since the start of the epoch and ``q`` the signed shrinkage already
+#   applied to a coefficient, a positive coefficient loses at most ``u + q``
+#   and a negative one at most ``u - q``, never crossing zero.  While a
+#   plain soft-threshold lets every noisy single-row gradient push a
+#   coefficient off zero, the cumulative penalty keeps the thresholds a
+#   coefficient was spared while it sat at zero and pulls it back:
+#   coefficients whose *mean* gradient stays below l1 end the epoch exactly
+#   zero, as in the Lasso solution.  Away from zero it is the soft-threshold.
+#   ``u`` and ``q`` start at zero every epoch and shrink with the
+#   coefficients under L2.
+#
+# ``Penalty`` is the state of one epoch of an SGD loop (in the spirit of
+# scikit-learn's WeightVector: one type owns the lazy L2 scale and the
+# cumulative-L1 state).  A loop keeps it as a local, so that after inlining
+# its fields live in registers; an update is
+#
+#     penalty_start(&p, eta)              threshold, shrink, u += threshold
+#     w_j = penalise(stepped_j, p.u, q, j, p.inv_shrink, p.cumulative)
+#     penalty_end(&p)                     u shrinks with the coefficients
+#
+# or, with per-feature steps (preconditioned), the ``_features`` variants
+# with the tables ``eta_j``, ``inv_shrink_j`` and budgets ``u_j``.
+#
+# Lazily (plain dense SGD with at most L2, and CSR rows) the coefficients are
+# ``scale * W``: ``penalty_lazy_step`` shrinks ``scale`` and accrues the L1
+# thresholds in units of W (``l1_total``); a CSR feature catches up just
+# before it is read (``penalty_catch_up``: the cumulative penalty of several
+# updates without a gradient on the feature is the one of their total), and
+# ``penalty_fold`` brings every feature up to date and folds ``scale`` back
+# into W whenever it drops below MIN_SCALE and at the end of the epoch.
+#
+# ``LazyPenalty`` (below) is the lazy state of the SAGA CSR kernel, where
+# every update also moves every coefficient by a known drift:
 #
 # * the coefficients are stored as ``scale * v``; the L2 part of every step
 #   only shrinks the scalar ``scale`` (``lazy_advance``);
@@ -24,20 +64,184 @@
 # ``-(a_j + l1)`` per unit of ``C``, while negative by ``-(a_j - l1)``, and at
 # zero it stays there if ``|a_j| <= l1``.  Only the one step that reaches
 # zero needs the step-by-step formula; a binary search on ``C`` finds it.
-#
-# ``LazyPenalty`` owns this state; a kernel holds one per call.
 
-from libc.math cimport copysign, fabs
+cdef extern from *:
+    """
+    #include <math.h>
+    /* prox of eta * (l1 |w| + l2 / 2 w^2) with threshold = eta * l1 and
+       inv_shrink = 1 / (1 + eta * l2): soft-threshold, then shrink.  Branch
+       free (fmax, copysign), so that a loop calling it vectorises. */
+    static inline double skgd_prox_coef(double w, double threshold,
+                                        double inv_shrink)
+    {
+        return copysign(fmax(fabs(w) - threshold, 0.0), w) * inv_shrink;
+    }
+    /* Fold a lazy L2 scale back into the coefficients below this value
+       (as scikit-learn's WeightVector does), long before it could
+       underflow or its inverse overflow. */
+    #define SKGD_MIN_SCALE 1e-9
+    """
+    double prox_coef "skgd_prox_coef"(double w, double threshold,
+                                      double inv_shrink) noexcept nogil
+    const double MIN_SCALE "SKGD_MIN_SCALE"
 
 
-cdef inline double prox_coef(double w, double threshold,
-                             double inv_shrink) noexcept nogil:
-    """prox of eta * (l1 |w| + l2 / 2 w^2) with ``threshold = eta * l1`` and
-    ``inv_shrink = 1 / (1 + eta * l2)``: soft-threshold, then shrink."""
-    cdef double a = fabs(w) - threshold
-    if a <= 0.0:
-        return 0.0
-    return copysign(a, w) * inv_shrink
+ctypedef struct Penalty:
+    double l1              # strength of sum |w|
+    double l2              # strength of 1/2 ||w||^2
+    bint cumulative        # l1 > 0: the cumulative L1 state (u, q) is kept
+    double threshold       # eta * l1 of the current update
+    double inv_shrink      # 1 / (1 + eta * l2) of the current update
+    double u               # thresholds accrued, one step for every feature
+    double* u_j            # (d,) thresholds accrued per feature, or NULL
+    double* eta_j          # (d,) per-feature steps, or NULL
+    double* inv_shrink_j   # (d,) 1 / (1 + eta_j * l2), or NULL
+    double tables_eta      # the eta that eta_j and inv_shrink_j were formed for
+    double* q              # (K, d) shrinkage applied, or NULL without L1
+    double scale           # lazy: true coefficients are scale * W
+    double l1_total        # lazy: thresholds accrued, in units of W
+
+
+cdef inline Penalty penalty_new(double l1, double l2, double* q, double* u_j,
+                                double* eta_j, double* inv_shrink_j) noexcept nogil:
+    """The state at the start of an epoch.  ``q`` (K * d) and ``u_j`` (d)
+    are zeroed buffers (needed only with L1, ``u_j`` only with per-feature
+    steps), ``eta_j`` and ``inv_shrink_j`` scratch tables of d (only with
+    per-feature steps)."""
+    cdef Penalty p
+    p.l1, p.l2, p.cumulative = l1, l2, l1 > 0.0
+    p.threshold, p.inv_shrink = 0.0, 1.0
+    p.u, p.u_j, p.eta_j, p.inv_shrink_j = 0.0, u_j, eta_j, inv_shrink_j
+    p.tables_eta = -1.0  # none yet (a step is > 0)
+    p.q = q if l1 > 0.0 else NULL
+    p.scale, p.l1_total = 1.0, 0.0
+    return p
+
+
+cdef inline bint penalised(Penalty* p) noexcept nogil:
+    return p.l1 > 0.0 or p.l2 > 0.0
+
+
+cdef inline double penalise(double stepped, double u, double* q, Py_ssize_t j,
+                            double inv_shrink, bint cumulative) noexcept nogil:
+    """The penalty step of one coefficient after its gradient step.
+
+    Tsuruoka et al.'s cumulative L1 with budget ``u`` and applied shrinkage
+    ``q[j]`` (updated), then the L2 shrink ``inv_shrink``; without L1 only
+    the shrink (and ``q`` is not read: it may be NULL).  Written with selects instead of branches: the sign of a
+    coefficient near zero is a coin flip the branch predictor would miss on
+    every other feature.
+    """
+    cdef double down, up, new
+    if not cumulative:
+        return stepped * inv_shrink
+    down = stepped - (u + q[j])
+    up = stepped + (u - q[j])
+    new = (down if down > 0.0 else 0.0) if stepped > 0.0 else (
+        (up if up < 0.0 else 0.0) if stepped < 0.0 else stepped)
+    q[j] = (q[j] + (new - stepped)) * inv_shrink
+    return new * inv_shrink
+
+
+cdef inline void penalty_start(Penalty* p, double eta) noexcept nogil:
+    """Start an update of step ``eta`` shared by every feature: its
+    threshold joins the budget."""
+    p.threshold = eta * p.l1
+    p.inv_shrink = 1.0 / (1.0 + eta * p.l2)
+    p.u += p.threshold
+
+
+cdef inline void penalty_end(Penalty* p) noexcept nogil:
+    """End an update: the budget shrinks with the coefficients under L2."""
+    p.u *= p.inv_shrink
+
+
+cdef inline void penalty_feature_steps(Penalty* p, double eta,
+                                       const double* step_scale,
+                                       Py_ssize_t d) noexcept nogil:
+    """Per-feature steps ``eta * step_scale_j`` (``eta`` if ``step_scale``
+    is NULL) and their shrinks, for the ``_features`` updates.
+
+    ``step_scale`` is fixed for the epoch, so the tables are formed again
+    only when ``eta`` changes (every update under a decaying schedule, once
+    per epoch under a constant one)."""
+    cdef Py_ssize_t j
+    if eta == p.tables_eta:
+        return
+    p.tables_eta = eta
+    for j in range(d):
+        p.eta_j[j] = eta * step_scale[j] if step_scale != NULL else eta
+        p.inv_shrink_j[j] = 1.0 / (1.0 + p.eta_j[j] * p.l2) if p.l2 > 0.0 else 1.0
+
+
+cdef inline void penalty_start_features(Penalty* p, Py_ssize_t d) noexcept nogil:
+    """``penalty_start`` with the per-feature steps of ``penalty_feature_steps``."""
+    cdef Py_ssize_t j
+    if p.cumulative:
+        for j in range(d):
+            p.u_j[j] += p.eta_j[j] * p.l1
+
+
+cdef inline void penalty_end_features(Penalty* p, Py_ssize_t d) noexcept nogil:
+    """``penalty_end`` with per-feature steps."""
+    cdef Py_ssize_t j
+    if p.cumulative:
+        for j in range(d):
+            p.u_j[j] *= p.inv_shrink_j[j]
+
+
+cdef inline bint penalty_lazy_step(Penalty* p) noexcept nogil:
+    """The penalty of the current update (after ``penalty_start``), lazily:
+    its threshold in units of W joins ``l1_total``, its L2 shrink only
+    shrinks ``scale``.  True when ``scale`` must be folded back."""
+    if p.cumulative:
+        p.l1_total += p.threshold / p.scale
+    p.scale *= p.inv_shrink
+    return p.scale < MIN_SCALE
+
+
+cdef inline void catch_up_feature(double* W, Py_ssize_t K, Py_ssize_t d,
+                                  Py_ssize_t j, double l1_total,
+                                  double* q) noexcept nogil:
+    """Apply to feature j the cumulative L1 it missed since it was last read
+    (lazily, in units of W: no shrink)."""
+    cdef Py_ssize_t k
+    for k in range(K):
+        W[k * d + j] = penalise(W[k * d + j], l1_total, q, k * d + j, 1.0, True)
+
+
+cdef inline void fold_scale(double* W, Py_ssize_t K, Py_ssize_t d, double scale,
+                            double l1_total, double* q) noexcept nogil:
+    """Bring every feature up to date (``q``: NULL without L1) and fold
+    ``scale`` into W and ``q``."""
+    cdef Py_ssize_t j
+    if q != NULL:
+        for j in range(d):
+            catch_up_feature(W, K, d, j, l1_total, q)
+        for j in range(K * d):
+            q[j] *= scale
+    if scale != 1.0:
+        for j in range(K * d):
+            W[j] *= scale
+
+
+# The two below take the state's fields, not its address, to the loops that
+# the compiler may keep out of line: a loop's Penalty then never escapes,
+# and its fields stay in registers across the stores to W.
+
+cdef inline void penalty_catch_up(Penalty* p, double* W, Py_ssize_t K,
+                                  Py_ssize_t d, Py_ssize_t j) noexcept nogil:
+    """Apply to feature j the cumulative L1 it missed since it was last read."""
+    catch_up_feature(W, K, d, j, p.l1_total, p.q)
+
+
+cdef inline void penalty_fold(Penalty* p, double* W, Py_ssize_t K,
+                              Py_ssize_t d) noexcept nogil:
+    """Bring every feature up to date and fold ``scale`` into W (and into
+    the L1 state): afterwards W holds the true coefficients."""
+    fold_scale(W, K, d, p.scale, p.l1_total, p.q)
+    p.l1_total *= p.scale
+    p.scale = 1.0
 
 
 ctypedef struct LazyPenalty:
@@ -59,9 +263,9 @@ cdef inline void lazy_reset(LazyPenalty* lp) noexcept nogil:
 
 cdef inline bint lazy_full(LazyPenalty* lp) noexcept nogil:
     """True when the window must be flushed before the next update: it is
-    full, or ``scale`` is small enough (1e-9) to be folded back into the
-    coefficients, long before ``1 / scale`` could overflow."""
-    return lp.t >= lp.capacity or lp.scale < 1e-9
+    full, or ``scale`` is small enough (MIN_SCALE) to be folded back into
+    the coefficients."""
+    return lp.t >= lp.capacity or lp.scale < MIN_SCALE
 
 
 cdef inline double lazy_unit(LazyPenalty* lp) noexcept nogil:

@@ -33,8 +33,9 @@
 from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc
 
 from skgd._fast._loss cimport row_loss_grad
-from skgd._fast._penalty cimport (LazyPenalty, lazy_advance, lazy_catch_up,
-                                  lazy_full, lazy_reset, lazy_unit, prox_coef)
+from skgd._fast._penalty cimport (LazyPenalty, Penalty, lazy_advance,
+                                  lazy_catch_up, lazy_full, lazy_reset, lazy_unit,
+                                  penalty_feature_steps, penalty_new, prox_coef)
 from skgd._fast._rows cimport (PREFETCH_DISTANCE, axpy_csr, axpy_dense, dot2_dense,
                                dot_csr, dot_dense, floating, index_t, prefetch,
                                prefetch_span)
@@ -143,8 +144,9 @@ cdef extern from *:
     /* One output's SAGA step on a dense row, fused with the average update:
          w_j <- prox_j(w_j - eta_j (dk x_j + a_j - drift_b mu_j)),
          a_j += dk x_j / n,
-       with drift_b = dk + abar_b (the centring of the direction) and the
-       prox a soft-threshold by threshold_j, then a shrink by inv_shrink_j.
+       with drift_b = dk + abar_b (the centring of the direction) and
+       prox_j the prox_coef of _penalty.pxd (soft-threshold by threshold_j,
+       then shrink by inv_shrink_j; without L1 only the shrink).
        The pointers never alias and no reduction runs along the loop, so the
        compiler vectorises it (restrict is what Cython cannot say). */
     #define SKGD_SAGA_STEP(name, xtype)                                        \
@@ -162,8 +164,7 @@ cdef extern from *:
             for (j = 0; j < d; j++) {                                          \
                 double xj = (double)x[j];                                      \
                 double z = w[j] - eta[j] * (dk * xj + a[j] - drift_b * mu[j]); \
-                double m = fmax(fabs(z) - threshold[j], 0.0);                  \
-                w[j] = copysign(m, z) * inv_shrink[j];                         \
+                w[j] = skgd_prox_coef(z, threshold[j], inv_shrink[j]);         \
                 a[j] += step_avg * xj;                                         \
             }                                                                  \
         } else {                                                               \
@@ -238,15 +239,18 @@ def saga_epoch_dense(const floating[:, ::1] X, const double[:, ::1] Y,
     cdef double *eta, *threshold, *inv_shrink, *p, *g, *b_std
     cdef const floating* Xp = &X[0, 0] if n > 0 and d > 0 else NULL
     cdef const double* mu = &center[0] if d > 0 else NULL
+    cdef const double* scale_j = &step_scale[0] if d > 0 else NULL
+    cdef Penalty pen
     if buf == NULL:
         raise MemoryError()
     eta, threshold, inv_shrink = buf, buf + d, buf + 2 * d
     p, g, b_std = buf + 3 * d, buf + 3 * d + K, buf + 3 * d + 2 * K
+    # the per-feature steps and shrinks of the penalty, fixed for the epoch
+    pen = penalty_new(l1, l2, NULL, NULL, eta, inv_shrink)
     with nogil:
+        penalty_feature_steps(&pen, step, scale_j, d)
         for j in range(d):
-            eta[j] = step * step_scale[j]
             threshold[j] = eta[j] * l1
-            inv_shrink[j] = 1.0 / (1.0 + eta[j] * l2)
         # the intercept of the standardised problem, b + W mu: the one SAGA
         # steps on (the user's intercept is b_std - W mu)
         for k in range(K):

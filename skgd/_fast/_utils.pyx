@@ -7,6 +7,7 @@ from cpython.mem cimport PyMem_RawCalloc, PyMem_RawFree
 from libc.stdint cimport uint32_t, uint64_t
 
 from skgd._fast._rows cimport floating, index_t
+from skgd._fast._schedule cimport schedule_step as _schedule_step
 
 
 def column_moments_dense(const floating[:, ::1] X, const double[::1] sample_weight,
@@ -180,3 +181,10 @@ def shuffled_order(Py_ssize_t[::1] order, uint64_t seed):
             tmp = order[i]
             order[i] = order[j]
             order[j] = tmp
+
+
+def schedule_step(int schedule, double eta0, double power_t, double optimal_alpha,
+                  double optimal_t0, long long t):
+    """The step of update ``t`` under a schedule code: the epoch kernels'
+    formula (``_schedule.pxd``), for the solvers that step from Python."""
+    return _schedule_step(schedule, eta0, power_t, optimal_alpha, optimal_t0, t)

@@ -1,0 +1,160 @@
+# One epoch of stochastic (batch_size = 1) or mini-batch gradient descent
+# over CSR rows: the update of ``_stochastic.pyx`` (see its design note),
+# touching only the non-zeros of each row.
+#
+# Without momentum or averaging the penalty is applied lazily, so that an
+# update costs O(nnz): the ``Penalty`` state of ``_penalty.pxd`` keeps the
+# true coefficients as ``scale * W`` (L2 only shrinks ``scale``) and the L1
+# thresholds accrued in units of W; a feature catches up just before it is
+# read, which gives exactly what the eager penalty gives (the cumulative
+# penalty of several updates without a gradient on the feature is the one
+# of their total).  ``scale`` is folded back into W whenever it drops below
+# MIN_SCALE and at the end of the epoch, so the caller always sees true
+# coefficients.  With momentum or averaging every coefficient moves on every
+# update and the CSR path runs eagerly (``apply_step``, O(n_features) per
+# update).
+
+from skgd._fast._epoch cimport (Counters, EpochConfig, Workspace, after_update,
+                                all_equal, alloc_workspace, apply_step,
+                                epoch_penalty, free_workspace, step_size)
+from skgd._fast._loss cimport row_loss_grad
+from skgd._fast._penalty cimport (Penalty, penalty_catch_up, penalty_fold,
+                                  penalty_lazy_step, penalty_start)
+from skgd._fast._rows cimport (PREFETCH_DISTANCE, axpy_csr, dot_csr, floating,
+                               index_t, prefetch, prefetch_span)
+
+
+cdef inline void prefetch_csr_row(const floating* vals, const index_t* cols,
+                                  const index_t* indptr, const double* Y,
+                                  Py_ssize_t K, const double* sample_weight,
+                                  bint uniform_weight,
+                                  const Py_ssize_t* order, Py_ssize_t pos,
+                                  Py_ssize_t n) noexcept nogil:
+    """Ask for the values, indices, target and weight of the row at ``pos``,
+    and for the row pointers of the row as far again ahead: reading
+    ``indptr`` here would otherwise be a cache miss of its own before the
+    prefetches of the row can even be issued."""
+    cdef Py_ssize_t i, start, nnz
+    if pos + PREFETCH_DISTANCE < n:
+        prefetch(indptr + order[pos + PREFETCH_DISTANCE])
+    if pos < n:
+        i = order[pos]
+        start = indptr[i]
+        nnz = indptr[i + 1] - start
+        prefetch_span(vals + start, nnz * sizeof(vals[0]))
+        prefetch_span(cols + start, nnz * sizeof(cols[0]))
+        prefetch_span(Y + i * K, K * sizeof(double))
+        if not uniform_weight:
+            prefetch(sample_weight + i)
+
+
+def epoch_csr(const floating[::1] data, const index_t[::1] indices,
+              const index_t[::1] indptr, const double[:, ::1] Y,
+              const double[::1] sample_weight, const Py_ssize_t[::1] order,
+              double[:, ::1] W, double[::1] b,
+              double[:, ::1] velocity, double[::1] velocity_b,
+              double[:, ::1] W_avg, double[::1] b_avg,
+              EpochConfig cfg, long long t, long long n_averaged):
+    """Run one epoch of sgd / mini-batch updates over CSR rows.
+
+    Same contract as ``epoch_dense`` (without preconditioning).  Without
+    momentum and averaging the penalty is applied lazily: O(nnz) per update.
+    """
+    cdef Py_ssize_t n = order.shape[0], d = W.shape[1], K = W.shape[0]
+    cdef Py_ssize_t B = max(1, min(cfg.batch_size, n))
+    cdef Py_ssize_t batch, start, nb, r, i, k, m, row_start, nnz
+    cdef bint with_momentum = cfg.momentum > 0.0
+    cdef bint lookahead = with_momentum and cfg.nesterov
+    cdef bint averaging = cfg.average_start >= 0
+    cdef bint lazy = not with_momentum and not averaging
+    cdef double s, eta, c, scale
+    cdef Penalty pen
+    cdef Counters cnt = Counters(t, n_averaged, 0.0, 0.0)
+    cdef Workspace ws
+    cdef EpochConfig eager_cfg = cfg
+    eager_cfg.preconditioned = False
+    if n == 0 or d == 0:
+        return t, n_averaged, 0.0, 0.0
+    # Base pointers taken once: a row with no stored value must not index
+    # past the end of ``data`` (a bounds-checked build would raise there).
+    cdef const floating* vals = &data[0] if data.shape[0] > 0 else NULL
+    cdef const index_t* cols = &indices[0] if indices.shape[0] > 0 else NULL
+    cdef const index_t* ptr = &indptr[0]
+    cdef const Py_ssize_t* orderp = &order[0]
+    cdef const double* Yp = &Y[0, 0]
+    cdef const double* sw = &sample_weight[0]
+    cdef double* Wp = &W[0, 0]
+    cdef double* bp = &b[0]
+    cdef double* vel = &velocity[0, 0] if with_momentum else NULL
+    cdef double* vel_b = &velocity_b[0] if with_momentum else NULL
+    cdef double* Wa = &W_avg[0, 0] if averaging else NULL
+    cdef double* ba = &b_avg[0] if averaging else NULL
+    if alloc_workspace(&ws, B, K, d, cfg.l1 > 0.0) != 0:
+        free_workspace(&ws)
+        raise MemoryError()
+    pen = epoch_penalty(&cfg, &ws)
+    cdef bint uniform
+    with nogil:
+        uniform = all_equal(sw, sample_weight.shape[0])
+        for batch in range((n + B - 1) // B):
+            start = batch * B
+            nb = min(B, n - start)
+            # 1. loss derivatives of the batch rows (features caught up first)
+            for r in range(nb):
+                prefetch_csr_row(vals, cols, ptr, Yp, K, sw, uniform, orderp,
+                                 start + r + PREFETCH_DISTANCE, n)
+                i = orderp[start + r]
+                row_start = ptr[i]
+                nnz = ptr[i + 1] - row_start
+                if lazy and pen.cumulative:
+                    for m in range(nnz):
+                        penalty_catch_up(&pen, Wp, K, d, cols[row_start + m])
+                s = sw[0] if uniform else sw[i]
+                for k in range(K):
+                    ws.pred[k] = bp[k] + pen.scale * dot_csr(
+                        vals + row_start, cols + row_start, nnz, Wp + k * d)
+                    if lookahead:
+                        ws.pred[k] += cfg.momentum * (vel_b[k] + dot_csr(
+                            vals + row_start, cols + row_start, nnz, vel + k * d))
+                cnt.loss_sum += s * row_loss_grad(cfg.loss, Yp + i * K, ws.pred,
+                                                  &ws.grad[r * K], K, cfg.epsilon)
+                cnt.weight_sum += s
+                scale = s * cfg.weight_scale / nb
+                for k in range(K):
+                    ws.grad[r * K + k] *= scale
+            # 2. the gradient step
+            eta = step_size(&cfg, cnt.t)
+            for r in range(nb):
+                i = orderp[start + r]
+                row_start = ptr[i]
+                nnz = ptr[i + 1] - row_start
+                for k in range(K):
+                    c = ws.grad[r * K + k]
+                    if c == 0.0:
+                        continue
+                    if not lazy:
+                        # eager: the step is taken by apply_step below
+                        axpy_csr(c, vals + row_start, cols + row_start, nnz,
+                                 ws.acc + k * d)
+                        ws.acc_b[k] += c
+                        continue
+                    axpy_csr(-eta * c / pen.scale, vals + row_start, cols + row_start,
+                             nnz, Wp + k * d)
+                    if cfg.fit_intercept:
+                        bp[k] -= eta * c
+            # 3. the penalty: lazily (scale and running L1 total) or eagerly
+            if lazy:
+                # the prox in units of W: threshold eta * l1 / scale, then
+                # the scale shrinks
+                penalty_start(&pen, eta)
+                if penalty_lazy_step(&pen):
+                    penalty_fold(&pen, Wp, K, d)
+                cnt.t += 1
+            else:
+                apply_step(&eager_cfg, &ws, &pen, eta, Wp, bp, vel, vel_b, NULL, NULL,
+                           K, d)
+                after_update(&cfg, &cnt, Wp, bp, Wa, ba, K, d)
+        if lazy:
+            penalty_fold(&pen, Wp, K, d)
+    free_workspace(&ws)
+    return cnt.t, cnt.n_averaged, cnt.loss_sum, cnt.weight_sum
