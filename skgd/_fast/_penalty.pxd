@@ -190,13 +190,23 @@ cdef inline void penalty_end_features(Penalty* p, Py_ssize_t d) noexcept nogil:
             p.u_j[j] *= p.inv_shrink_j[j]
 
 
-cdef inline bint penalty_lazy_step(Penalty* p) noexcept nogil:
-    """The penalty of the current update (after ``penalty_start``), lazily:
-    its threshold in units of W joins ``l1_total``, its L2 shrink only
-    shrinks ``scale``.  True when ``scale`` must be folded back."""
+cdef inline double lazy_shrink(double scale, double eta, double l2) noexcept nogil:
+    """The lazy scale after the L2 prox of an update of step ``eta``.
+
+    A function of values, not of the state: the plain dense SGD loop keeps
+    its scale in a register (a field of a struct in memory would put a
+    store and a reload on the critical path of every row: the next row's
+    prediction and step need it)."""
+    return scale / (1.0 + eta * l2)
+
+
+cdef inline bint penalty_lazy_step(Penalty* p, double eta) noexcept nogil:
+    """The penalty of an update of step ``eta``, lazily: its threshold in
+    units of W joins ``l1_total``, its L2 shrink only shrinks ``scale``.
+    True when ``scale`` must be folded back (``penalty_fold``)."""
     if p.cumulative:
-        p.l1_total += p.threshold / p.scale
-    p.scale *= p.inv_shrink
+        p.l1_total += eta * p.l1 / p.scale
+    p.scale = lazy_shrink(p.scale, eta, p.l2)
     return p.scale < MIN_SCALE
 
 

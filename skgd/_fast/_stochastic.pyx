@@ -45,9 +45,9 @@ from skgd._fast._epoch cimport (Counters, EpochConfig, Workspace, after_update,
                                 epoch_penalty, free_workspace, step_size,
                                 update_average)
 from skgd._fast._loss cimport row_loss_grad
-from skgd._fast._penalty cimport (Penalty, penalise, penalised, penalty_end,
+from skgd._fast._penalty cimport (MIN_SCALE, Penalty, penalise, penalised, penalty_end,
                                   penalty_end_features, penalty_fold,
-                                  penalty_lazy_step, penalty_start,
+                                  lazy_shrink, penalty_start,
                                   penalty_start_features, penalty_feature_steps)
 from skgd._fast._rows cimport (PREFETCH_DISTANCE, PREFETCH_EARLY_DISTANCE,
                                axpy_centered_dense, axpy_dense, dot_dense,
@@ -108,7 +108,7 @@ cdef void sgd_dense_lazy(const floating* X, Py_ssize_t d, const double* Y,
     cdef double* pred = ws.pred
     cdef double* grad = ws.grad
     cdef double s = sample_weight[0], eta, c, scale
-    cdef double inv_wscale = 1.0
+    cdef double wscale = 1.0, inv_wscale = 1.0
     cdef Penalty pen = epoch_penalty(cfg, ws)
     cdef long long t = cnt.t
     cdef double loss_sum = 0.0, weight_sum = 0.0
@@ -124,7 +124,7 @@ cdef void sgd_dense_lazy(const floating* X, Py_ssize_t d, const double* Y,
             scale = s * weight_scale
         eta = step_size(cfg, t)
         for k in range(K):
-            pred[k] = b[k] + pen.scale * dot_dense(x, W + k * d, d)
+            pred[k] = b[k] + wscale * dot_dense(x, W + k * d, d)
         loss_sum += s * row_loss_grad(loss, Y + i * K, pred, grad, K, epsilon)
         weight_sum += s
         for k in range(K):
@@ -135,14 +135,17 @@ cdef void sgd_dense_lazy(const floating* X, Py_ssize_t d, const double* Y,
             if fit_intercept:
                 b[k] -= eta * c
         if l2 > 0.0:
-            penalty_start(&pen, eta)
-            if penalty_lazy_step(&pen):
+            wscale = lazy_shrink(wscale, eta, l2)
+            if wscale < MIN_SCALE:
+                pen.scale = wscale
                 penalty_fold(&pen, W, K, d)
-            inv_wscale = 1.0 / pen.scale
+                wscale = 1.0
+            inv_wscale = 1.0 / wscale
         t += 1
     cnt.t = t
     cnt.loss_sum += loss_sum
     cnt.weight_sum += weight_sum
+    pen.scale = wscale
     penalty_fold(&pen, W, K, d)
 
 

@@ -19,7 +19,7 @@ from skgd._fast._epoch cimport (Counters, EpochConfig, Workspace, after_update,
                                 epoch_penalty, free_workspace, step_size)
 from skgd._fast._loss cimport row_loss_grad
 from skgd._fast._penalty cimport (Penalty, penalty_catch_up, penalty_fold,
-                                  penalty_lazy_step, penalty_start)
+                                  penalty_lazy_step)
 from skgd._fast._rows cimport (PREFETCH_DISTANCE, axpy_csr, dot_csr, floating,
                                index_t, prefetch, prefetch_span)
 
@@ -146,8 +146,7 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
             if lazy:
                 # the prox in units of W: threshold eta * l1 / scale, then
                 # the scale shrinks
-                penalty_start(&pen, eta)
-                if penalty_lazy_step(&pen):
+                if penalty_lazy_step(&pen, eta):
                     penalty_fold(&pen, Wp, K, d)
                 cnt.t += 1
             else:
