@@ -222,3 +222,31 @@ def test_predict_proba_exists_exactly_for_the_losses_with_a_link(loss):
     # a classification loss with a link (multinomial is log_loss's, not a name)
     expected = loss in CLASSIFICATION_LOSSES and LOSSES[loss].link is not None
     assert hasattr(GDClassifier(loss=loss), "predict_proba") == expected
+
+
+@pytest.mark.parametrize(
+    "heading, files, functions",
+    [
+        ("**A penalty**",
+         ["skgd/_penalties.py", "skgd/_fast/_penalty.pxd", "tests/reference.py"],
+         ["penalise", "penalty_start", "penalty_end", "lazy_shrink",
+          "penalty_lazy_step"]),
+        ("**A step schedule**",
+         ["skgd/_fast/_schedule.pxd", "skgd/_schedules.py", "tests/test_schedules.py"],
+         ["schedule_step"]),
+    ],
+)
+def test_guide_penalty_and_schedule_tables_name_real_files_and_functions(
+    heading, files, functions
+):
+    text = GUIDE.read_text()
+    section = text[text.index(heading):]
+    table = section[:section.index("==========\n\n") + 10]
+    assert re.findall(r"^``([\w.]+/[\w/.]+)``", table, re.MULTILINE) == files
+    for name in files:
+        assert (ROOT / name).exists(), name
+    # the inline functions the table names are those of the .pxd it names
+    pxd = (ROOT / next(name for name in files if name.endswith(".pxd"))).read_text()
+    for function in functions:
+        assert f"``{function}``" in table, function
+        assert re.search(rf"^cdef inline \w+\*? ?{function}\(", pxd, re.MULTILINE), function
