@@ -9,7 +9,7 @@ from cpython.mem cimport PyMem_RawCalloc, PyMem_RawFree, PyMem_RawMalloc
 from skgd._fast._penalty cimport (Penalty, penalise, penalty_end_features,
                                   penalty_feature_steps, penalty_new,
                                   penalty_start_features)
-from skgd._fast._schedule cimport schedule_step
+from skgd._fast._schedule cimport CONSTANT, schedule_step
 
 
 # The fields are built in one place, skgd._schedules.epoch_config.
@@ -53,7 +53,14 @@ ctypedef struct Counters:
 
 
 cdef inline double step_size(EpochConfig* cfg, long long t) noexcept nogil:
-    """Learning rate of update number ``t`` (0-based, counted over the fit)."""
+    """Learning rate of update number ``t`` (0-based, counted over the fit).
+
+    The constant step is read alone: the fields of ``cfg`` are reloaded
+    after every store to W (extensions build with -fno-strict-aliasing), and
+    reading all five for ``schedule_step`` on every row cost the plain SGD
+    loop ~9 % (kernel time, dense 200,000 x 100)."""
+    if cfg.schedule == CONSTANT:
+        return cfg.eta0
     return schedule_step(cfg.schedule, cfg.eta0, cfg.power_t, cfg.optimal_alpha,
                          cfg.optimal_t0, t)
 
