@@ -4,7 +4,8 @@ import math
 
 import numpy as np
 
-from ._gram import GramOracle, gram_applies
+from ._gram import GramOracle, LeastSquaresMoments, gram_applies
+from ._schedules import batch_step
 from ._solver_common import (
     _LIPSCHITZ_MARGIN,
     _OBJECTIVE_RTOL,
@@ -13,7 +14,6 @@ from ._solver_common import (
     _EpochLoop,
     _initialise_intercept,
 )
-from ._schedules import batch_step
 from ._step_size import (
     Preconditioner,
     WhiteningPreconditioner,
@@ -21,6 +21,7 @@ from ._step_size import (
     loss_curvature,
     whitened_rounding,
 )
+from ._working_set import solve_working_set, working_set_applies
 
 
 @_divergence_guarded
@@ -41,6 +42,12 @@ def solve_batch(problem, state, options):
     textbook update on the raw features, with heavy-ball or Nesterov
     momentum if asked.
     """
+    if working_set_applies(problem, options):
+        try:
+            moments = LeastSquaresMoments(problem)
+            return solve_working_set(problem, state, options, moments)
+        except FloatingPointError:
+            pass  # moments not finite: the passes over X below
     if options.learning_rate == "auto" and problem.smooth:
         return _solve_batch_accelerated(problem, state, options)
     return _solve_batch_plain(problem, state, options)

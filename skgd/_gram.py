@@ -61,8 +61,11 @@ def _top_eigenvalue(matrix):
     return float(top[0])
 
 
-class GramOracle:
-    """The data term of a least-squares problem from its moments.
+class LeastSquaresMoments:
+    """The moments of a least-squares problem that do not need ``C``.
+
+    ``mean`` (``mu``), ``y_mean`` (``ybar``), ``cross`` (``r^T``, shape (K, d))
+    and ``target_sq`` (``q``): one fused pass over X.
 
     Parameters
     ----------
@@ -74,17 +77,38 @@ class GramOracle:
         self.problem = problem
         weights = sw / sw.sum()
         n, K = Y.shape
-        mean = problem.weighted_sums(np.ones((n, 1)))[0] if problem.fit_intercept else None
-        cov, mean = centred_gram(problem.X, sw, problem.fit_intercept, mean)
-        if cov is None:
-            raise FloatingPointError("moments not finite or not accurate")
-        self.cov, self.mean = cov, mean
         self.y_mean = weights @ Y if problem.fit_intercept else np.zeros(K)
         Yc = Y - self.y_mean
         # r^T = sum_i w_i (y_i - ybar)(x_i - mu)^T; the centring of x drops
-        # out because the centred targets have weighted mean zero
-        self.cross = problem.weighted_sums(Yc)
+        # out because the centred targets have weighted mean zero.  The
+        # column means come from the same pass.
+        if problem.fit_intercept:
+            sums = problem.weighted_sums(np.hstack([np.ones((n, 1)), Yc]))
+            self.mean, self.cross = sums[0], sums[1:]
+        else:
+            self.mean, self.cross = np.zeros(problem.n_features), problem.weighted_sums(Yc)
         self.target_sq = weights @ (Yc * Yc)
+
+    def intercept(self, W):
+        """The best intercept for ``W``."""
+        return self.y_mean - W @ self.mean
+
+
+class GramOracle(LeastSquaresMoments):
+    """The data term of a least-squares problem from its moments.
+
+    Parameters
+    ----------
+    problem : skgd._solver_common.Problem with ``loss='squared_error'``.
+    """
+
+    def __init__(self, problem):
+        super().__init__(problem)
+        cov, _ = centred_gram(problem.X, problem.sample_weight, problem.fit_intercept,
+                              self.mean)
+        if cov is None:
+            raise FloatingPointError("moments not finite or not accurate")
+        self.cov = cov
 
     def preconditioner(self, whiten):
         """Whitening (no L1) or diagonal standardisation, from ``C``."""
@@ -103,10 +127,6 @@ class GramOracle:
             root = np.sqrt(precond.step_scale)
             scaled = root[:, None] * self.cov * root[None, :]
         return max(_top_eigenvalue(scaled), 1.0 if self.problem.fit_intercept else 0.0)
-
-    def intercept(self, W):
-        """The best intercept for ``W``."""
-        return self.y_mean - W @ self.mean
 
     def evaluate(self, W):
         """``(G, Gb, objective, data_term)`` at (W, its best intercept)."""
