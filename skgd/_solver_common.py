@@ -187,6 +187,7 @@ class SolverState:
     b_avg: object = None
     n_averaged: int = 0
     extrapolated: object = None  # accelerated batch: (Y~, yb~, theta[, X~, xb~])
+    curvature: object = None  # accelerated batch: its step's local curvature
     rng: object = None  # RandomState of the shuffling seeds, continued by partial_fit
 
     def coefficients(self):
