@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import scipy.sparse as sp
 
 from ._gram import GramOracle, LeastSquaresMoments, gram_applies
 from ._schedules import batch_step
@@ -54,13 +55,23 @@ def solve_batch(problem, state, options):
 
 
 class _DataOracle:
-    """Gradient, objective and data term at one point: one fused pass over X."""
+    """Gradient, objective and data term at one point: one fused pass over X.
 
-    def __init__(self, problem):
+    For the logistic losses with an intercept the pass also keeps each row's
+    loss derivative (``per_sample``, n x K), from which the certificate sums
+    its intercept correction exactly (:mod:`skgd._gap`).
+    """
+
+    def __init__(self, problem, keep_rows=False):
         self.problem = problem
+        self.per_sample = (np.zeros((problem.n_samples, problem.n_outputs))
+                           if keep_rows else None)
 
     def evaluate(self, W, b):
-        G, Gb, objective = self.problem.gradient_pass(W, b)
+        if self.per_sample is None:
+            G, Gb, objective = self.problem.gradient_pass(W, b)
+        else:
+            G, Gb, objective = self.problem.gradient_pass(W, b, per_sample=self.per_sample)
         return G, Gb, objective, objective - self.problem.penalty.value(W)
 
 
@@ -91,7 +102,12 @@ def _setup(problem, state, options):
         state.lipschitz = (1.0 + whitened_rounding(state.precond)) * loss_curvature(problem.loss)
     if state.lipschitz is None:
         state.lipschitz = _LIPSCHITZ_MARGIN * problem.batch_lipschitz(state.precond)
-    return _DataOracle(problem), problem.duality_gap()
+    certificate = problem.duality_gap()
+    keep_rows = (certificate is not None and problem.fit_intercept
+                 and problem.loss in ("log_loss", "multinomial")
+                 # in memory (a dask problem's rows stay on the workers)
+                 and (isinstance(problem.X, np.ndarray) or sp.issparse(problem.X)))
+    return _DataOracle(problem, keep_rows), certificate
 
 
 def _solve_batch_accelerated(problem, state, options):
@@ -132,7 +148,11 @@ def _solve_batch_accelerated(problem, state, options):
         else:
             G, Gb, objective, data = oracle.evaluate(W_y, b_y)
         if certificate is not None and np.isfinite(objective):
-            lower = max(lower, certificate.dual(W_y, b_y, G, Gb, data))
+            per_sample = None if gram else oracle.per_sample
+            # the rule compares the best objective with the best dual value
+            primal = objective if best is None else min(objective, best[2])
+            lower = max(lower, certificate.dual(W_y, b_y, G, Gb, data, per_sample,
+                                                primal, rule.target))
         g_w, g_b = precond.gradient_to_standardised(G, Gb)
         # The gradient and the objective are taken at the same point y:
         # the certificate needs both there.  A point worse than the best

@@ -46,6 +46,19 @@ def _xlogx(p):
     return np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
 
 
+# The exact intercept correction is summed (n K logarithms) once the tangent
+# bound says the gap could be within this factor of the stopping target.
+# Not only at the stop: the exact values also tighten the aggregate dual
+# point of later passes.  Binary logistic 200,000 x 100 (unscaled): 16
+# iterations at 1e3, 13 at 1e4, 13 summing at every pass.
+_EXACT_REACH = 1e4
+
+
+def _xlogx_fast(p):
+    """``p log p`` for ``p`` in [0, 1] (0 at 0): ``0 * log(tiny)`` is 0."""
+    return p * np.log(np.maximum(p, np.finfo(float).tiny))
+
+
 class DualityGap:
     """Dual values at the points of the batch solver's gradient passes.
 
@@ -69,6 +82,9 @@ class DualityGap:
         self.mean = feature_mean
         self.target_sums = target_sums
         self._aggregate = None  # (c, G) of the combined dual point (L2 only)
+        self.weights = weights
+        self.Y = problem.Y if self.loss == "multinomial" else None
+        self.positive = problem.Y[:, 0] > 0 if self.loss == "log_loss" else None
         if self.loss == "squared_error":
             self.target_mean = weights @ problem.Y
         elif self.loss == "log_loss":
@@ -97,25 +113,51 @@ class DualityGap:
             feature_mean, sums = sums[0], sums[1:]
         return cls(problem, feature_mean, sums if problem.loss != "squared_error" else None)
 
-    def dual(self, W, b, G, Gb, data_term):
+    def dual(self, W, b, G, Gb, data_term, per_sample=None, primal=None, target=None):
         """A lower bound of ``J*`` from the pass at (W, b).
 
         ``G, Gb`` are the mean gradient of the data term at (W, b) and
-        ``data_term`` its value there.
+        ``data_term`` its value there.  ``per_sample`` (optional, shape
+        (n_samples, n_outputs)) holds each row's loss derivative ``u_i``
+        from the same pass: with it, the logistic losses' intercept
+        correction can be summed exactly instead of bounded by convexity
+        (n K logarithms).  Given the objective ``primal`` and the relative
+        gap ``target`` of the stopping rule, that sum is only taken near the
+        stop: when the bound does not certify ``target`` but the tangent of
+        the exact sum (a bound from the other side) comes within
+        ``_EXACT_REACH`` times it.
         """
         W = np.asarray(W, dtype=float)
         # sum_i w_i f*(u_i) by the Fenchel-Young equality
         conj = float(np.sum(G * W) + np.dot(Gb, b)) - data_term
+        exact = None
         if self.loss == "squared_error":
             conj, G = self._squared_intercept(conj, data_term, G, Gb)
         elif self.loss == "log_loss":
-            conj, G = self._binary_intercept(conj, G, Gb)
+            conj, G, exact = self._binary_intercept(conj, G, Gb, W, b, per_sample)
         else:
-            conj, G = self._multinomial_intercept(conj, G, Gb)
+            conj, G, exact = self._multinomial_intercept(conj, G, Gb, W, b, per_sample)
         if not np.isfinite(conj):
             return -np.inf
+        if exact is not None:
+            tangent, exact_sum = exact
+            if primal is None:
+                conj = exact_sum()
+            else:
+                limit = target * abs(primal)
+                bounded = primal - self._value(conj, G, commit=False)
+                hopeful = primal - self._value(min(tangent, conj), G, commit=False)
+                # near the stop the exact sums also feed the aggregate dual
+                # point of later passes (_aggregated): taken from
+                # _EXACT_REACH times the target on
+                if bounded > limit and hopeful <= _EXACT_REACH * limit:
+                    conj = min(exact_sum(), conj)
+        return self._value(conj, G, commit=True)
+
+    def _value(self, conj, G, commit):
+        """``D`` from ``sum_i w_i f*(u_i)`` and the gradient of the dual point."""
         if self.l2 > 0 and self.l1 == 0:
-            return self._aggregated(-conj, G)
+            return self._aggregated(-conj, G, commit)
         if self.l2 > 0:
             return -conj - self.penalty.conjugate(G)
         # Only L1: scale u into the dual-feasible box ||G||_inf <= l1.
@@ -128,7 +170,7 @@ class DualityGap:
         # f* convex with f*(0 residual) = 0: f*(s u) <= s f*(u)
         return -scale * conj
 
-    def _aggregated(self, value, G):
+    def _aggregated(self, value, G, commit=True):
         """The best dual value on the segment from the aggregate to this point.
 
         With only an L2 penalty, ``D(u) = -sum_i w_i f*(u_i) - ||G(u)||^2 /
@@ -140,9 +182,8 @@ class DualityGap:
         gradients of successive iterates oscillate around ``-l2 W*``: their
         combination cancels much of it, which tightens the certificate.
         """
-        if self._aggregate is None:
-            self._aggregate = (value, G)
-        else:
+        aggregate = (value, G)
+        if self._aggregate is not None:
             c_a, G_a = self._aggregate
             delta = G - G_a
             norm2 = float(np.sum(delta * delta))
@@ -150,8 +191,10 @@ class DualityGap:
             if norm2 > 0:
                 lam = ((value - c_a) * self.l2 - float(np.sum(G_a * delta))) / norm2
                 lam = min(max(lam, 0.0), 1.0)
-            self._aggregate = ((1 - lam) * c_a + lam * value, G_a + lam * delta)
-        c, G = self._aggregate
+            aggregate = ((1 - lam) * c_a + lam * value, G_a + lam * delta)
+        if commit:
+            self._aggregate = aggregate
+        c, G = aggregate
         return c - float(np.sum(G * G)) / (2.0 * self.l2)
 
     # --- feasibility for the intercept: sum_i w_i u_i = 0 -------------------
@@ -165,39 +208,73 @@ class DualityGap:
         self._squared_parts = (quad, lin)
         return quad + lin, G - np.outer(c, self.mean)
 
-    def _binary_intercept(self, conj, G, Gb):
+    def _binary_intercept(self, conj, G, Gb, W, b, per_sample=None):
         # u_i = -y_i p_i, p_i in [0, 1], f*(u) = p log p + (1 - p) log(1 - p).
         # sum w u = A_minus - A_plus, A_c = sum over class c of w p.  A
         # mixture p' = (1 - t) p + t pi_c (pi = 1 on the class with the
         # smaller sum, 0 on the other) balances them; by convexity
         # sum w f*(u') <= (1 - t) sum w f*(u) (f* vanishes at p = 0, 1).
+        # That bound loses t * sum w KL(pi || p_i), first order in t (so in
+        # the intercept's gradient); with the rows' u the mixture's f* is
+        # summed exactly, and the gap is second order again.
         if not self.fit_intercept or Gb[0] == 0.0:
-            return conj, G
+            return conj, G, None
         excess = float(Gb[0])  # = A_minus - A_plus
         n_plus, n_minus = self.class_weight
         plus_sum = self.target_sums[0]
+        G_u = G
         if excess > 0:  # raise the positive class: pi_plus = 1
             t = excess / (excess + n_plus)
             G = (1 - t) * G - t * plus_sum
+            # sum over the raised rows of w y z (z = x W + b)
+            raised_margin = float(W[0] @ plus_sum + b[0] * n_plus)
         else:
             t = -excess / (-excess + n_minus)
             G = (1 - t) * G + t * (self.mean - plus_sum)
-        return (1 - t) * conj, G
+            raised_margin = -float(W[0] @ (self.mean - plus_sum) + b[0] * n_minus)
+        if per_sample is None:
+            return (1 - t) * conj, G, None
+        # phi(t) = sum w f*(p'), convex: phi(t) >= phi(0) + t phi'(0) with
+        # phi'(0) = -sum w (r_i - p_i) y_i z_i (log(p / (1 - p)) = -y z)
+        # = -raised_margin - (<G, W> + Gb b) (u = -y p)
+        slope = -raised_margin - float(np.sum(G_u * W) + Gb[0] * b[0])
+        tangent = conj + t * slope
 
-    def _multinomial_intercept(self, conj, G, Gb):
+        def exact_sum():
+            p = np.abs(per_sample[:, 0])  # -y u = p >= 0
+            raised = self.positive if excess > 0 else ~self.positive
+            p = (1 - t) * p + t * raised
+            return float(self.weights @ (_xlogx_fast(p) + _xlogx_fast(1.0 - p)))
+        return (1 - t) * conj, G, (tangent, exact_sum)
+
+    def _multinomial_intercept(self, conj, G, Gb, W, b, per_sample=None):
         # u_i = q_i - Y_i, q_i on the simplex, f*(u) = sum_k q_k log q_k.
         # The mixture q' = (1 - t) q + t pi with pi = (c - (1 - t) Q) / t
         # (Q = sum w q, c the class frequencies) has sum w q' = c; the
         # smallest t keeping pi >= 0 is max_k (1 - c_k / Q_k).
         if not self.fit_intercept:
-            return conj, G
+            return conj, G, None
         c = self.target_mean
         Q = Gb + c
         with np.errstate(divide="ignore", invalid="ignore"):
             t = float(np.max(np.where(Q > c, 1.0 - c / Q, 0.0), initial=0.0))
         if t <= 0.0:
-            return conj, G
+            return conj, G, None
         pi = np.maximum((c - (1 - t) * Q) / t, 0.0)
-        conj = (1 - t) * conj + t * float(np.sum(_xlogx(pi)))
+        bounded = (1 - t) * conj + t * float(np.sum(_xlogx(pi)))
+        G_u = G
         G = (1 - t) * G - t * self.target_sums + t * np.outer(pi, self.mean)
-        return conj, G
+        if per_sample is None:
+            return bounded, G, None
+        # the tangent of phi(t) = sum w f*(q'): phi'(0) = sum_i w_i sum_k
+        # (pi_k - q_ik) z_ik (log q = z - logsumexp z), from the sums of
+        # the pass: sum_i w z_ik = W_k mu + b_k and sum_i w q_ik z_ik =
+        # W_k (G_k + T_k) + b_k Q_k
+        slope = float(pi @ (W @ self.mean + b)) - float(
+            np.sum(W * (G_u + self.target_sums)) + b @ Q)
+        tangent = conj + t * slope
+
+        def exact_sum():
+            q = (1 - t) * (per_sample + self.Y) + t * pi  # q_i = u_i + Y_i
+            return float(self.weights @ _xlogx_fast(q).sum(axis=1))
+        return bounded, G, (tangent, exact_sum)

@@ -108,11 +108,15 @@ class Problem:
         """Weighted mean of the targets, shape (n_outputs,)."""
         return (self.sample_weight / self.sample_weight.sum()) @ self.Y
 
-    def gradient_pass(self, W, b, W_eval=None, b_eval=None):
-        """Mean gradient at (W, b) and objective at (W_eval, b_eval), one pass."""
+    def gradient_pass(self, W, b, W_eval=None, b_eval=None, per_sample=None):
+        """Mean gradient at (W, b) and objective at (W_eval, b_eval), one pass.
+
+        ``per_sample`` (optional, (n_samples, n_outputs) float64) receives
+        each row's loss derivative at (W, b).
+        """
         W_eval = W if W_eval is None else W_eval
         b_eval = b if b_eval is None else b_eval
-        G, Gb, loss_sum = self._loss_pass(W, b, W_eval, b_eval)
+        G, Gb, loss_sum = self._loss_pass(W, b, W_eval, b_eval, per_sample)
         total = self.sample_weight.sum()
         objective = loss_sum / total + self.penalty.value(W_eval)
         return G / total, Gb / total, objective
@@ -122,15 +126,16 @@ class Problem:
         _, _, loss_sum = self._loss_pass(W, b, W, b)
         return loss_sum / self.sample_weight.sum()
 
-    def _loss_pass(self, W, b, W_eval, b_eval):
+    def _loss_pass(self, W, b, W_eval, b_eval, per_sample=None):
         """Summed gradient at (W, b) and summed loss at (W_eval, b_eval)."""
         G, Gb = np.empty_like(W), np.empty_like(b)
         args = (self.Y, self.sample_weight, W, b, W_eval, b_eval, G, Gb,
                 self.loss_code, self.epsilon)
         if sp.issparse(self.X):
-            loss_sum = gradient_csr(self.X.data, self.X.indices, self.X.indptr, *args)
+            loss_sum = gradient_csr(self.X.data, self.X.indices, self.X.indptr, *args,
+                                    U=per_sample)
         else:
-            loss_sum = gradient_dense(self.X, *args)
+            loss_sum = gradient_dense(self.X, *args, U=per_sample)
         return G, Gb, loss_sum
 
 
@@ -297,6 +302,11 @@ class GapRule:
         self.scale = None
         self.history = []
 
+    @property
+    def target(self):
+        """The relative gap that stops the fit."""
+        return max((self.tol if self.tol is not None else 0.0) * GAP_PER_TOL, ROUNDING_GAP)
+
     def relative_gap(self, primal, dual):
         if self.scale is None:
             self.scale = 1e-9 * abs(primal)
@@ -306,7 +316,7 @@ class GapRule:
         if self.tol is None or value is None:
             return False
         self.history.append(value)
-        if value <= max(self.tol * GAP_PER_TOL, ROUNDING_GAP):
+        if value <= self.target:
             return True
         recent = self.history[-_STALL_ITERATIONS:]
         before = self.history[:-_STALL_ITERATIONS]

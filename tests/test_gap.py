@@ -125,9 +125,13 @@ def test_dual_value_is_a_lower_bound_that_closes_at_the_optimum(loss, l1, l2, fi
     from skgd._solver_common import SolverOptions, SolverState
     state = SolverState(W=np.zeros((K, 6)), b=np.zeros(K))
     solve_batch(problem, state, SolverOptions(tol=1e-8, max_iter=100_000))
-    G, Gb, optimum = problem.gradient_pass(state.W, state.b)
+    # the rows' loss derivatives: the logistic intercept correction is then
+    # summed exactly instead of bounded (both must be lower bounds)
+    rows = np.zeros_like(Y)
+    G, Gb, optimum = problem.gradient_pass(state.W, state.b, per_sample=rows)
     data = optimum - (l1 * np.abs(state.W).sum() + 0.5 * l2 * np.sum(state.W**2))
-    closing = certificate.dual(state.W, state.b, G, Gb, data)
+    closing = certificate.dual(state.W, state.b, G, Gb, data, rows)
+    assert closing >= certificate.dual(state.W, state.b, G, Gb, data) - 1e-15
     assert closing <= optimum
     assert optimum - closing <= 1e-9 * abs(optimum)
     # anywhere else: D(u(W, b)) <= J* <= P(W, b)
@@ -136,9 +140,10 @@ def test_dual_value_is_a_lower_bound_that_closes_at_the_optimum(loss, l1, l2, fi
         r = np.random.RandomState(seed)
         W = state.W + r.normal(scale=scale_w, size=state.W.shape)
         b = (state.b + scale_b * r.uniform(0.5, 1, size=K)) if fit_intercept else np.zeros(K)
-        G, Gb, value = problem.gradient_pass(W, b)
+        G, Gb, value = problem.gradient_pass(W, b, per_sample=rows)
         data = value - (l1 * np.abs(W).sum() + 0.5 * l2 * np.sum(W**2))
         assert certificate.dual(W, b, G, Gb, data) <= optimum + 1e-12 * abs(optimum)
+        assert certificate.dual(W, b, G, Gb, data, rows) <= optimum + 1e-12 * abs(optimum)
 
 
 def test_no_certificate_without_penalty_or_for_other_losses():
@@ -258,7 +263,7 @@ def test_intercept_feasibility_builds_the_dual_point_it_claims(loss, shift):
     conj = float(np.sum(G * W) + Gb @ b) - data
     P = X @ W.T + b
     if loss == "log_loss":
-        conj_bound, G_fixed = certificate._binary_intercept(conj, G, Gb)
+        conj_bound, G_fixed, _ = certificate._binary_intercept(conj, G, Gb, W, b)
         y = Y[:, 0]
         p = 1 / (1 + np.exp(y * P[:, 0]))  # u = -y p
         excess = Gb[0]
@@ -269,7 +274,7 @@ def test_intercept_feasibility_builds_the_dual_point_it_claims(loss, shift):
         u = (-y * p_mix)[:, None]
         conj_exact = w @ (p_mix * np.log(p_mix) + (1 - p_mix) * np.log1p(-p_mix + 1e-300))
     else:
-        conj_bound, G_fixed = certificate._multinomial_intercept(conj, G, Gb)
+        conj_bound, G_fixed, _ = certificate._multinomial_intercept(conj, G, Gb, W, b)
         q = np.exp(P - P.max(1, keepdims=True))
         q /= q.sum(1, keepdims=True)
         c, Q = w @ Y, w @ q
@@ -281,3 +286,31 @@ def test_intercept_feasibility_builds_the_dual_point_it_claims(loss, shift):
     np.testing.assert_allclose(w @ u, 0.0, atol=1e-12)
     np.testing.assert_allclose(G_fixed, (u * w[:, None]).T @ X, rtol=1e-10, atol=1e-12)
     assert conj_bound >= conj_exact - 1e-12
+
+
+@pytest.mark.parametrize("loss", ["log_loss", "multinomial"])
+def test_exact_intercept_correction_lies_between_its_tangent_and_the_bound(loss):
+    # phi(t) = sum_i w_i f*(mixture at t) is convex: its tangent at 0 (the
+    # gate of the exact sum, from the pass's sums only) lies below the exact
+    # sum, which lies below the convexity bound (1 - t) phi(0) + t f*(pi)
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 5)) + 0.3
+    sw = rng.uniform(0.5, 2.0, 300)
+    if loss == "log_loss":
+        Y = np.where(rng.uniform(size=300) < 0.4, 1.0, -1.0)[:, None]
+    else:
+        Y = np.eye(3)[rng.randint(0, 3, 300)]
+    problem = _problem(X, Y, sw, loss, 0.0, 0.01, True)
+    certificate = DualityGap.for_problem(problem)
+    correction = (certificate._binary_intercept if loss == "log_loss"
+                  else certificate._multinomial_intercept)
+    for _ in range(5):
+        W, b = 0.3 * rng.normal(size=(Y.shape[1], 5)), rng.normal(size=Y.shape[1])
+        rows = np.zeros_like(Y)
+        G, Gb, value = problem.gradient_pass(W, b, per_sample=rows)
+        conj = float(np.sum(G * W) + Gb @ b) - (value - 0.005 * np.sum(W * W))
+        bounded, _, (tangent, exact_sum) = correction(conj, G, Gb, W, b, rows)
+        exact = exact_sum()
+        assert tangent <= exact + 1e-12
+        assert exact <= bounded + 1e-12
+        assert bounded - exact > 1e-3  # the bound is loose here: the sum matters

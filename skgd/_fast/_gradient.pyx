@@ -99,8 +99,12 @@ cdef double block_dense(const floating* X, Py_ssize_t d, const double* Y, Py_ssi
                         const double* sample_weight, const double* W, const double* b,
                         const double* W_eval, const double* b_eval, bint same_point,
                         double* G, double* Gb, double* buf, Py_ssize_t lo,
-                        Py_ssize_t hi, int loss, double epsilon) noexcept nogil:
-    """Gradient and loss sums of rows [lo, hi) into G, Gb (overwritten)."""
+                        Py_ssize_t hi, int loss, double epsilon,
+                        double* U) noexcept nogil:
+    """Gradient and loss sums of rows [lo, hi) into G, Gb (overwritten).
+
+    ``U`` (or NULL) receives each row's loss derivative ``g_i`` (n x K).
+    """
     cdef Py_ssize_t i, k, j
     cdef double s, total = 0.0
     cdef double* p = buf
@@ -129,6 +133,9 @@ cdef double block_dense(const floating* X, Py_ssize_t d, const double* Y, Py_ssi
                 q[k] += b_eval[k]
             row_loss_grad(loss, Y + i * K, p, g, K, epsilon)
             total += s * row_loss_grad(loss, Y + i * K, q, g_eval, K, epsilon)
+        if U != NULL:
+            for k in range(K):
+                U[i * K + k] = g[k]
         for k in range(K):
             if g[k] != 0.0:
                 axpy_dense(s * g[k], x, G + k * d, d)
@@ -141,7 +148,8 @@ cdef double block_csr(const floating* vals, const index_t* cols, const index_t* 
                       const double* sample_weight, const double* W, const double* b,
                       const double* W_eval, const double* b_eval, bint same_point,
                       double* G, double* Gb, double* buf, Py_ssize_t lo,
-                      Py_ssize_t hi, int loss, double epsilon) noexcept nogil:
+                      Py_ssize_t hi, int loss, double epsilon,
+                      double* U) noexcept nogil:
     """CSR version of ``block_dense``."""
     cdef Py_ssize_t i, k, j, start, nnz
     cdef double s, total = 0.0
@@ -169,6 +177,9 @@ cdef double block_csr(const floating* vals, const index_t* cols, const index_t* 
                 q[k] = b_eval[k] + dot_csr(vals + start, cols + start, nnz,
                                            W_eval + k * d)
             total += s * row_loss_grad(loss, Y + i * K, q, g_eval, K, epsilon)
+        if U != NULL:
+            for k in range(K):
+                U[i * K + k] = g[k]
         for k in range(K):
             if g[k] != 0.0:
                 axpy_csr(s * g[k], vals + start, cols + start, nnz, G + k * d)
@@ -229,7 +240,7 @@ def gradient_dense(const floating[:, ::1] X, const double[:, ::1] Y,
                    const double[:, ::1] W, const double[::1] b,
                    const double[:, ::1] W_eval, const double[::1] b_eval,
                    double[:, ::1] G, double[::1] Gb, int loss, double epsilon,
-                   int n_threads=-1):
+                   int n_threads=-1, double[:, ::1] U=None):
     """Accumulate the weighted gradient of the data term over dense rows.
 
     Parameters
@@ -247,6 +258,10 @@ def gradient_dense(const floating[:, ::1] X, const double[:, ::1] Y,
     n_threads : int, default=-1
         OpenMP threads (<= 0: OpenMP's default).  The result does not depend
         on it: see the module's design note.
+    U : ndarray of shape (n_samples, n_outputs) or None
+        If given, overwritten with each row's loss derivative at (W, b)
+        (rows of zero weight are left as they were); the duality gap's
+        exact intercept correction reads it (``skgd._gap``).
 
     Returns
     -------
@@ -273,6 +288,13 @@ def gradient_dense(const floating[:, ::1] X, const double[:, ::1] Y,
     cdef const double* bp = &b[0]
     cdef const double* We = &W_eval[0, 0]
     cdef const double* be = &b_eval[0]
+    cdef double* Up = NULL
+    if U is not None:
+        if U.shape[0] != Y.shape[0] or U.shape[1] != K:
+            PyMem_RawFree(raw)
+            raise ValueError("U must have the shape of Y")
+        if U.shape[0] > 0:
+            Up = &U[0, 0]
     if raw == NULL:
         raise MemoryError()
     with nogil:
@@ -280,14 +302,14 @@ def gradient_dense(const floating[:, ::1] X, const double[:, ::1] Y,
         if nb == 1:
             total = block_dense(Xp, d, Yp, K, sw, Wp, bp, We, be, same_point,
                                 &G[0, 0], &Gb[0], slabs, 0, n, loss,
-                                epsilon)
+                                epsilon, Up)
         else:
             for blk in prange(nb, schedule="dynamic", num_threads=threads):
                 slab = slabs + blk * stride
                 slab[size + K] = block_dense(
                     Xp, d, Yp, K, sw, Wp, bp, We, be, same_point, slab, slab + size,
                     slab + size + K + 1, blk * n // nb, (blk + 1) * n // nb, loss,
-                    epsilon)
+                    epsilon, Up)
             reduce_blocks(slabs, nb, stride, size, &G[0, 0], threads)
             reduce_blocks(slabs + size, nb, stride, K, &Gb[0], 1)
             for blk in range(nb):
@@ -302,7 +324,7 @@ def gradient_csr(const floating[::1] data, const index_t[::1] indices,
                  const double[:, ::1] W, const double[::1] b,
                  const double[:, ::1] W_eval, const double[::1] b_eval,
                  double[:, ::1] G, double[::1] Gb, int loss, double epsilon,
-                 int n_threads=-1):
+                 int n_threads=-1, double[:, ::1] U=None):
     """Accumulate the weighted gradient over CSR rows; see ``gradient_dense``."""
     cdef Py_ssize_t n = indptr.shape[0] - 1, K = W.shape[0], d = W.shape[1]
     cdef Py_ssize_t nb = n_blocks(n, data.shape[0], K, d)
@@ -327,6 +349,13 @@ def gradient_csr(const floating[::1] data, const index_t[::1] indices,
     cdef const double* bp = &b[0]
     cdef const double* We = &W_eval[0, 0]
     cdef const double* be = &b_eval[0]
+    cdef double* Up = NULL
+    if U is not None:
+        if U.shape[0] != Y.shape[0] or U.shape[1] != K:
+            PyMem_RawFree(raw)
+            raise ValueError("U must have the shape of Y")
+        if U.shape[0] > 0:
+            Up = &U[0, 0]
     if raw == NULL:
         raise MemoryError()
     with nogil:
@@ -334,14 +363,14 @@ def gradient_csr(const floating[::1] data, const index_t[::1] indices,
         if nb == 1:
             total = block_csr(vals, cols, ptr, d, Yp, K, sw, Wp, bp, We, be,
                               same_point, &G[0, 0], &Gb[0], slabs, 0,
-                              n, loss, epsilon)
+                              n, loss, epsilon, Up)
         else:
             for blk in prange(nb, schedule="dynamic", num_threads=threads):
                 slab = slabs + blk * stride
                 slab[size + K] = block_csr(
                     vals, cols, ptr, d, Yp, K, sw, Wp, bp, We, be, same_point, slab,
                     slab + size, slab + size + K + 1, blk * n // nb,
-                    (blk + 1) * n // nb, loss, epsilon)
+                    (blk + 1) * n // nb, loss, epsilon, Up)
             reduce_blocks(slabs, nb, stride, size, &G[0, 0], threads)
             reduce_blocks(slabs + size, nb, stride, K, &Gb[0], 1)
             for blk in range(nb):
