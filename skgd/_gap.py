@@ -25,6 +25,15 @@ pass's gradient is ``G = sum_i w_i u_i x_i^T``), made feasible by
 * the **L1 penalty without L2** (``R^*`` is the indicator of
   ``||V||_inf <= l_1``): a scaling of ``u`` by ``min(1, l_1 / ||G||_inf)``.
 
+For the logistic losses the intercept's feasibility step (a mixture of the
+probabilities) is bounded by convexity below, which loses ``t sum_i w_i
+KL(pi || p_i)``: first order in ``t``, that is in the intercept's gradient,
+where the rest of the gap is second order.  In memory the batch solver's
+pass also keeps each row's derivative ``u_i`` (n x K), and near the stop the
+mixture's ``f^*`` is summed exactly: on the multinomial problem of
+``benchmarks/time_to_solution.py`` the certified stop came after 35
+iterations instead of 70 (the true gap was below 1e-10 after about 30).
+
 ``sum_i w_i f_i^*(u_i)`` needs no second pass: by the Fenchel-Young equality
 at ``u_i = f_i'(z_i)`` it is ``<G, W> + <G_b, b> - sum_i w_i f_i(z_i)``, and
 the feasibility steps above change it by amounts computed from the class
