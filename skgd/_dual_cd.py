@@ -156,6 +156,9 @@ class _Output:
         self.active = n
         self.bounds = (np.inf, -np.inf)
         self.inner_tol = None
+        # the certificate: the best primal point and dual value so far
+        self.primal, self.dual = np.inf, -np.inf
+        self.model = (np.zeros(d), 0.0)
 
 
 class _DualCD:
@@ -267,10 +270,13 @@ class _DualCD:
 
     # ---- certificate --------------------------------------------------------
     def evaluate(self, out):
-        """``(primal, dual, b)`` of one output; moves its multiplier.
+        """Update the certificate of one output; move its multiplier.
 
         The primal is taken at the current ``w`` and its best intercept,
-        the dual at the feasible scaling of ``gamma``.
+        the dual at the feasible scaling of ``gamma``.  The primal value of
+        ``w`` is not monotone (an error ``e`` of ``w`` costs O(e) in the
+        non-smooth loss): the output keeps the best point evaluated, and the
+        best dual value, whose difference is the certified gap.
         """
         p = self.problem
         gamma, w = out.gamma, out.w
@@ -290,7 +296,9 @@ class _DualCD:
         dual = p.l2 * (linear - 0.5 * float(np.sum(_soft(v_rho, self.kappa) ** 2)))
         data = float(np.dot(self.weights, _loss_values(z + b, out.y, p.loss, self.eps)))
         primal = data + p.penalty.value(w)
-        return primal, dual, b
+        if primal < out.primal:
+            out.primal, out.model = primal, (w.copy(), b)
+        out.dual = max(out.dual, dual)
 
 
 @_divergence_guarded
@@ -302,7 +310,7 @@ def solve_dual_cd(problem, state, options):
     output in turn (one-vs-rest classes and regression outputs are separate
     duals).  The fit stops when the relative duality gap is at most
     ``tol * 1e-3`` (see the module docstring); the model returned is the
-    primal point of the last certificate.  The learning-rate schedules,
+    best primal point evaluated (``loss_curve_`` is its objective).  The learning-rate schedules,
     momentum, averaging and ``batch_size`` do not apply.
     """
     if problem.loss not in DUAL_LOSSES:
@@ -321,14 +329,13 @@ def solve_dual_cd(problem, state, options):
     loop = _EpochLoop(problem, state, options, rule=_TargetRule(gap_target(options.tol)))
     rng = options.random_state
     for _ in range(options.max_iter):
-        primal = dual = 0.0
         for k, out in enumerate(solver.outputs):
             solver.epoch(out, rng, options.shuffle)
-            P, D, b = solver.evaluate(out)
-            primal, dual = primal + P, dual + D
-            state.W[k] = out.w
-            state.b[k] = b
+            solver.evaluate(out)
+            state.W[k], state.b[k] = out.model
         state.t += n
+        primal = sum(out.primal for out in solver.outputs)
+        dual = sum(out.dual for out in solver.outputs)
         gap = max(primal - dual, 0.0)
         measure = gap / primal if primal > 0 else (0.0 if gap == 0 else np.inf)
         if loop.end_epoch(primal, 1.0, measure):
