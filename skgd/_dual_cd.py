@@ -159,6 +159,8 @@ class _Output:
         # the certificate: the best primal point and dual value so far
         self.primal, self.dual = np.inf, -np.inf
         self.model = (np.zeros(d), 0.0)
+        # the tail average of the epochs' w, a second primal candidate
+        self.evaluations, self.tail_sum, self.tail_count = 0, np.zeros(d), 0
 
 
 class _DualCD:
@@ -269,13 +271,26 @@ class _DualCD:
         out.intercept[1] = self.nu * float(gamma.sum())
 
     # ---- certificate --------------------------------------------------------
+    def _primal(self, out, w, z):
+        """The objective at ``w`` (scores ``z = X w``) and its best intercept."""
+        p = self.problem
+        b = _best_intercept(z, out.y, self.weights, p.loss, self.eps) if p.fit_intercept else 0.0
+        data = float(np.dot(self.weights, _loss_values(z + b, out.y, p.loss, self.eps)))
+        return data + p.penalty.value(w), b
+
+    def _keep(self, out, primal, w, b):
+        if primal < out.primal:
+            out.primal, out.model = primal, (w.copy(), b)
+
     def evaluate(self, out):
         """Update the certificate of one output; move its multiplier.
 
-        The primal is taken at the current ``w`` and its best intercept,
-        the dual at the feasible scaling of ``gamma``.  The primal value of
-        ``w`` is not monotone (an error ``e`` of ``w`` costs O(e) in the
-        non-smooth loss): the output keeps the best point evaluated, and the
+        The primal is taken at the current ``w`` and at the tail average of
+        the epochs' ``w`` (from the last epoch numbered a power of two), each
+        with its best intercept; the dual at the feasible scaling of
+        ``gamma``.  The primal value of ``w`` is not monotone (an error ``e``
+        of ``w`` costs O(e) in the non-smooth loss) and the average smooths
+        its oscillation: the output keeps the best point evaluated and the
         best dual value, whose difference is the certified gap.
         """
         p = self.problem
@@ -284,21 +299,27 @@ class _DualCD:
         if p.fit_intercept:
             # the multiplier step of the method of multipliers
             out.intercept[0] += out.intercept[1]
-            b = _best_intercept(z, out.y, self.weights, p.loss, self.eps)
             positive, negative = gamma[gamma > 0].sum(), -gamma[gamma < 0].sum()
             rho_pos = min(1.0, negative / positive) if positive > 0 else 1.0
             rho_neg = min(1.0, positive / negative) if negative > 0 else 1.0
         else:
-            b, rho_pos, rho_neg = 0.0, 1.0, 1.0
+            rho_pos, rho_neg = 1.0, 1.0
         rho = np.where(gamma > 0, rho_pos, rho_neg)
         v_rho = rho_pos * v_pos + rho_neg * (out.v - v_pos)
         linear = float(np.dot(rho * gamma, out.y)) - self.eps * float(np.abs(rho * gamma).sum())
-        dual = p.l2 * (linear - 0.5 * float(np.sum(_soft(v_rho, self.kappa) ** 2)))
-        data = float(np.dot(self.weights, _loss_values(z + b, out.y, p.loss, self.eps)))
-        primal = data + p.penalty.value(w)
-        if primal < out.primal:
-            out.primal, out.model = primal, (w.copy(), b)
-        out.dual = max(out.dual, dual)
+        out.dual = max(out.dual, p.l2 * (linear - 0.5 * float(np.sum(_soft(v_rho, self.kappa) ** 2))))
+        primal, b = self._primal(out, w, z)
+        self._keep(out, primal, w, b)
+        out.evaluations += 1
+        if out.evaluations & (out.evaluations - 1) == 0:  # a power of two: restart
+            out.tail_sum[:], out.tail_count = w, 1
+            return
+        out.tail_sum += w
+        out.tail_count += 1
+        average = out.tail_sum / out.tail_count
+        z, _ = self._scores(average, np.zeros(p.n_samples))
+        primal, b = self._primal(out, average, z)
+        self._keep(out, primal, average, b)
 
 
 @_divergence_guarded
@@ -310,8 +331,9 @@ def solve_dual_cd(problem, state, options):
     output in turn (one-vs-rest classes and regression outputs are separate
     duals).  The fit stops when the relative duality gap is at most
     ``tol * 1e-3`` (see the module docstring); the model returned is the
-    best primal point evaluated (``loss_curve_`` is its objective).  The learning-rate schedules,
-    momentum, averaging and ``batch_size`` do not apply.
+    best primal point evaluated (``loss_curve_`` is its objective).  The
+    learning-rate schedules, momentum, averaging and ``batch_size`` do not
+    apply.
     """
     if problem.loss not in DUAL_LOSSES:
         raise ValueError(
