@@ -360,3 +360,13 @@ def test_sweep_equals_numpy_replay(loss, layout, kappa, nu):
         up, low = stats
         stats[:] = stats_ref[:] = (up if up > 0 else np.inf, low if low < 0 else -np.inf)
     assert active < n  # the replay covered shrinking
+
+
+def test_overflowing_rows_raise_and_leave_the_model():
+    X, y = _classification()
+    clf = GDClassifier(loss="hinge", max_iter=5, tol=None).fit(X, y)
+    coef = clf.coef_.copy()
+    with pytest.raises(ValueError, match="Scale the features"):
+        clf.fit(X * 1e160, y)  # squared row norms beyond float64
+    np.testing.assert_array_equal(clf.coef_, coef)
+    assert clf.solver_ == "dual_cd"
