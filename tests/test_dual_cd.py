@@ -67,7 +67,8 @@ def _svc(X, y, alpha, sw=None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # liblinear's ConvergenceWarning at tol=1e-12
         return LinearSVC(loss="hinge", C=1 / (alpha * total), fit_intercept=False,
-                         tol=1e-12, max_iter=1_000_000, dual=True).fit(X, y, sample_weight=sw)
+                         tol=1e-12, max_iter=1_000_000, dual=True,
+                         random_state=0).fit(X, y, sample_weight=sw)
 
 
 # ---- the fixed point is liblinear's (no intercept) ------------------------------------
@@ -123,7 +124,8 @@ def test_epsilon_insensitive_fixed_point_equals_linear_svr(n_outputs):
     coefs = []
     for k in range(n_outputs):
         svr = LinearSVR(loss="epsilon_insensitive", epsilon=epsilon, C=1 / (alpha * len(y)),
-                        fit_intercept=False, tol=1e-12, max_iter=1_000_000, dual=True)
+                        fit_intercept=False, tol=1e-12, max_iter=1_000_000, dual=True,
+                        random_state=0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             coefs.append(svr.fit(X, Y[:, k]).coef_)
