@@ -205,6 +205,14 @@ class _DualCD:
         self.outputs = [_Output(self, k) for k in range(p.n_outputs)]
         for k, out in enumerate(self.outputs):
             self._warm_start(out, state.W[k], float(state.b[k]))
+            if not p.fit_intercept:
+                # A zero row predicts 0 whatever w: its coefficient (which the
+                # sweeps skip, q = 0) is the bound its constant residual y_i
+                # picks (0 inside the insensitive zone); x_i = 0 leaves v.
+                zero = sq == 0
+                side = np.where(out.y[zero] > self.eps, out.hi[zero],
+                                np.where(out.y[zero] < -self.eps, out.lo[zero], 0.0))
+                out.gamma[zero] = side
 
     # ---- compiled passes --------------------------------------------------
     def _scores(self, w, gamma):

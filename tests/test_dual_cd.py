@@ -372,3 +372,18 @@ def test_overflowing_rows_raise_and_leave_the_model():
         clf.fit(X * 1e160, y)  # squared row norms beyond float64
     np.testing.assert_array_equal(clf.coef_, coef)
     assert clf.solver_ == "dual_cd"
+
+
+@pytest.mark.parametrize("Est, loss, y", [
+    (GDClassifier, "hinge", [0, 1, 0, 1, 1]),
+    (GDRegressor, "epsilon_insensitive", [2.0, -1.0, 0.05, 3.0, -0.5]),
+])
+def test_zero_rows_without_intercept_are_certified(Est, loss, y):
+    # x_i = 0 predicts 0 whatever w: the dual coefficient of such a row is at
+    # its bound from the start (the sweeps skip it), so the optimum w = 0 is
+    # certified in one epoch instead of running to max_iter
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = Est(loss=loss, fit_intercept=False, alpha=0.01).fit(np.zeros((5, 2)), y)
+    assert est.n_iter_ == 1
+    np.testing.assert_array_equal(est.coef_, 0.0)
