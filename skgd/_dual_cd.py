@@ -226,7 +226,7 @@ class _DualCD:
         return z, v_pos
 
     def _sweep(self, out, seed):
-        X, p = self.problem.X, self.problem
+        X = self.problem.X
         stats = np.array(out.bounds, dtype=np.float64)
         args = (out.y, out.lo, out.hi, self.q, out.index, out.active, seed, out.gamma,
                 out.v, out.w, out.intercept, self.eps, self.kappa, self.nu, stats)
@@ -247,7 +247,9 @@ class _DualCD:
         n = self.problem.n_samples
         visited = 0
         while visited < n:
-            seed = int(rng.randint(1, np.iinfo(np.int64).max, dtype=np.int64)) if shuffle else 0
+            seed = 0  # keep the order
+            if shuffle:
+                seed = int(rng.randint(1, np.iinfo(np.int64).max, dtype=np.int64))
             visited += out.active
             out.active, up, low = self._sweep(out, seed)
             if out.inner_tol is None:
@@ -291,10 +293,13 @@ class _DualCD:
     def _primal(self, out, w, z):
         """The objective at ``w`` (scores ``z = X w``) and its best intercept."""
         p = self.problem
-        b = _best_intercept(z, out.y, self.weights, p.loss, self.eps) if p.fit_intercept else 0.0
+        b = 0.0
+        if p.fit_intercept:
+            b = _best_intercept(z, out.y, self.weights, p.loss, self.eps)
         # (products summed by numpy, not BLAS: a threaded ddot on a loaded
         # machine cost 10 ms per call on 20,000 rows)
-        data = float((self.weights * _loss_values(z + b, out.y, p.loss, self.eps)).sum())
+        loss = _loss_values(z + b, out.y, p.loss, self.eps)
+        data = float((self.weights * loss).sum())
         return data + p.penalty.value(w), b
 
     def _keep(self, out, primal, w, b):
@@ -327,7 +332,8 @@ class _DualCD:
         v_rho = rho_pos * v_pos + rho_neg * (out.v - v_pos)
         scaled = rho * gamma
         linear = float((scaled * out.y).sum()) - self.eps * float(np.abs(scaled).sum())
-        out.dual = max(out.dual, p.l2 * (linear - 0.5 * float(np.sum(_soft(v_rho, self.kappa) ** 2))))
+        quadratic = 0.5 * float(np.sum(_soft(v_rho, self.kappa) ** 2))
+        out.dual = max(out.dual, p.l2 * (linear - quadratic))
         primal, b = self._primal(out, w, z)
         self._keep(out, primal, w, b)
         out.evaluations += 1
@@ -368,7 +374,8 @@ def solve_dual_cd(problem, state, options):
         )
     solver = _DualCD(problem, state)
     n = problem.n_samples
-    loop = _EpochLoop(problem, state, options, rule=_TargetRule(gap_target(options.tol)))
+    rule = _TargetRule(gap_target(options.tol))
+    loop = _EpochLoop(problem, state, options, rule=rule)
     rng = options.random_state
     for _ in range(options.max_iter):
         for k, out in enumerate(solver.outputs):

@@ -19,12 +19,12 @@ import pytest
 import scipy.sparse as sp
 from reference import objective
 from scipy.optimize import minimize
+from skgd._fast._dual_cd import dual_cd_sweep_csr, dual_cd_sweep_dense
 from sklearn.datasets import make_classification, make_regression
 from sklearn.svm import LinearSVC, LinearSVR
 
 from skgd import GDClassifier, GDRegressor
 from skgd._dual_cd import gap_target
-from skgd._fast._dual_cd import dual_cd_sweep_csr, dual_cd_sweep_dense
 
 # scikit-learn's SGD test data (sklearn/linear_model/tests/test_sgd.py)
 SGD_X = np.array([[-2, -1], [-1, -1], [-1, -2], [1, 1], [1, 2], [2, 1]], dtype=float)
