@@ -88,6 +88,7 @@ extensions = [
     Extension("skgd._fast._utils", ["skgd/_fast/_utils.pyx"]),
     Extension("skgd._fast._saga", ["skgd/_fast/_saga.pyx"]),
     Extension("skgd._fast._duality", ["skgd/_fast/_duality.pyx"]),
+    Extension("skgd._fast._dual_cd", ["skgd/_fast/_dual_cd.pyx"]),
 ]
 for ext in extensions:
     ext.extra_compile_args = ["-O3"] if not DEBUG else ["-O0", "-g"]

@@ -1,7 +1,8 @@
-"""The four solvers: plain functions with one signature.
+"""The five solvers: plain functions with one signature.
 
 ``solve_batch(problem, state, options)``, ``solve_sgd(...)``,
-``solve_minibatch(...)`` and ``solve_saga(...)`` run epochs until the
+``solve_minibatch(...)``, ``solve_saga(...)`` and ``solve_dual_cd(...)``
+run epochs until the
 stopping rule or ``max_iter`` and update ``state`` in place (so that
 ``partial_fit`` and ``warm_start`` continue from it).  They return a
 :class:`SolverResult`.
@@ -15,7 +16,11 @@ at their defaults); where no gap is available, when the proximal-gradient
 norm has fallen below ``tol`` times its first value (:class:`OptimalityRule`).
 The variance-reduced ``saga`` stops when its relative duality gap
 (``skgd._duality``) is at most ``tol ** 2`` (``skgd._saga.gap_target``; 1e-6
-at the default: its gap bound stalls near 1e-9).  The plain stochastic
+at the default: its gap bound stalls near 1e-9).  The dual coordinate
+ascent ``dual_cd`` (hinge and epsilon-insensitive losses with an L2 part in
+the penalty, :mod:`skgd._dual_cd`) stops when its relative duality gap is at
+most ``tol * 1e-3`` (``skgd._dual_cd.gap_target``; 1e-6 at the default),
+which bounds the relative objective gap.  The plain stochastic
 solvers (and the batch solver on a non-smooth loss) stop when the objective
 decreased by less than ``tol`` per epoch, relative to its value, over the
 last ``n_iter_no_change`` epochs (:class:`StoppingRule`).  With early
@@ -29,6 +34,7 @@ Divergence guard: a non-finite objective or coefficient stops the fit with a
 """
 
 from ._batch import solve_batch
+from ._dual_cd import solve_dual_cd
 from ._saga import solve_saga
 from ._sgd import solve_minibatch, solve_sgd
 from ._solver_common import (  # noqa: F401  (the solvers' shared types)
@@ -46,4 +52,5 @@ SOLVERS = {
     "sgd": solve_sgd,
     "minibatch": solve_minibatch,
     "saga": solve_saga,
+    "dual_cd": solve_dual_cd,
 }

@@ -4,7 +4,7 @@ from skgd_estimators import ESTIMATORS, OTHER_EXPORTS
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import skgd
-from skgd import GDClassifier
+from skgd import GDClassifier, GDRegressor
 
 SOLVERS = ("auto", "batch", "sgd", "minibatch")
 
@@ -40,6 +40,12 @@ INSTANCES = [
     GDClassifier(loss=loss, solver=s, random_state=0)
     for loss in ("hinge", "squared_hinge", "modified_huber", "perceptron")
     for s in ("batch", "sgd", "minibatch")
+] + [
+    # the non-smooth losses' dual coordinate ascent, by name and through 'auto'
+    GDClassifier(loss="hinge", solver=s, random_state=0) for s in ("auto", "dual_cd")
+] + [
+    GDRegressor(loss="epsilon_insensitive", solver=s, random_state=0)
+    for s in ("auto", "dual_cd")
 ] + [
     # a mini-batch smaller than the check's data is stochastic there: strict xfail
     GDClassifier(loss="modified_huber", solver="minibatch", batch_size=8,

@@ -143,7 +143,8 @@ def _dask_data(X, y, sample_weight=None, chunk=350):
 REGRESSION_CASES = [
     (GDRegressor, {}),
     (GDRegressor, {"loss": "huber", "penalty": "elasticnet"}),
-    (GDRegressor, {"loss": "epsilon_insensitive", "max_iter": 150}),  # non-smooth
+    # non-smooth: in memory 'auto' runs 'dual_cd' there; a cluster runs 'batch'
+    (GDRegressor, {"loss": "epsilon_insensitive", "max_iter": 150, "solver": "batch"}),
     (GDRegressor, {"loss": "squared_epsilon_insensitive", "fit_intercept": False}),
     (
         GDRegressor,
@@ -156,7 +157,8 @@ REGRESSION_CASES = [
 CLASSIFICATION_CASES = [
     (2, {}),  # binary log-loss
     (3, {}),  # multinomial
-    (3, {"loss": "hinge", "max_iter": 150}),  # one-vs-rest, non-smooth
+    # one-vs-rest, non-smooth (in memory 'auto' runs 'dual_cd'; a cluster 'batch')
+    (3, {"loss": "hinge", "max_iter": 150, "solver": "batch"}),
     (
         3,
         {

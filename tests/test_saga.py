@@ -442,7 +442,8 @@ def test_auto_runs_batch_in_fit_and_minibatch_in_partial_fit():
     X = rng.randn(20_000, 3)
     y = (X[:, 0] > 0).astype(int)
     assert GDClassifier(max_iter=3).fit(X, y).solver_ == "batch"
-    assert GDClassifier(loss="hinge", max_iter=3).fit(X, y).solver_ == "batch"
+    # (the non-smooth hinge runs the dual coordinate ascent: tests/test_dual_cd.py)
+    assert GDClassifier(loss="hinge", max_iter=3).fit(X, y).solver_ == "dual_cd"
     assert GDClassifier().partial_fit(X, y, classes=[0, 1]).solver_ == "minibatch"
 
 
