@@ -28,6 +28,7 @@ ctypedef struct EpochConfig:
     double momentum
     bint nesterov
     long long average_start  # averaging starts after this many updates; < 0: off
+    long long average_every  # the average takes every this-many-th iterate (>= 1)
     double weight_scale    # 1 / mean sample weight of the training set
     bint preconditioned    # dense only: use step_scale and center
     double center_sq       # sum_j step_scale_j * center_j ** 2
@@ -95,11 +96,19 @@ cdef inline void update_average(const double* W, const double* b, double* W_avg,
         b_avg[k] += rate * (b[k] - b_avg[k])
 
 
+cdef inline bint averaged_now(EpochConfig* cfg, long long t) noexcept nogil:
+    """Whether the iterate after update ``t`` (1-based) joins the average:
+    every ``average_every``-th iterate once averaging has started."""
+    return (cfg.average_start >= 0 and t > cfg.average_start
+            and (cfg.average_every == 1
+                 or (t - cfg.average_start) % cfg.average_every == 0))
+
+
 cdef inline void after_update(EpochConfig* cfg, Counters* cnt, const double* W,
                               const double* b, double* W_avg, double* b_avg,
                               Py_ssize_t K, Py_ssize_t d) noexcept nogil:
     cnt.t += 1
-    if cfg.average_start >= 0 and cnt.t > cfg.average_start:
+    if averaged_now(cfg, cnt.t):
         cnt.n_averaged += 1
         update_average(W, b, W_avg, b_avg, K, d, cnt.n_averaged)
 
