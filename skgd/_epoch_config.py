@@ -23,6 +23,7 @@ def epoch_config(
     nesterov=False,
     average_start=-1,
     average_every=1,
+    average_power=0.0,
     weight_scale=1.0,
     preconditioned=False,
     center_sq=0.0,
@@ -50,6 +51,9 @@ def epoch_config(
         The average takes every this-many-th iterate after the start (1:
         every iterate, scikit-learn's ASGD).  With CSR rows and a period
         above 1 the penalty stays lazy between the iterates it takes.
+    average_power : float
+        The m-th iterate averaged has weight ~ ``m ** average_power`` (0:
+        the plain mean, scikit-learn's ASGD).
     weight_scale : float
         ``1 / mean sample weight`` of the training set.
     preconditioned : bool
@@ -73,6 +77,7 @@ def epoch_config(
         "nesterov": bool(nesterov),
         "average_start": int(average_start),
         "average_every": max(1, int(average_every)),
+        "average_power": float(average_power),
         "weight_scale": float(weight_scale),
         "preconditioned": bool(preconditioned),
         "center_sq": float(center_sq),

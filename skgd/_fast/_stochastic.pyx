@@ -296,7 +296,7 @@ cdef void sgd_dense_preconditioned(const floating* X, Py_ssize_t d,
         t += 1
         if averaged_now(cfg, t):
             cnt.n_averaged += 1
-            update_average(W, b, W_avg, b_avg, K, d, cnt.n_averaged)
+            update_average(cfg, W, b, W_avg, b_avg, K, d, cnt.n_averaged)
     cnt.t = t
     cnt.loss_sum += loss_sum
     cnt.weight_sum += weight_sum

@@ -158,7 +158,7 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
                     # the true coefficients of this iterate join the average
                     penalty_fold(&pen, Wp, K, d)
                     cnt.n_averaged += 1
-                    update_average(Wp, bp, Wa, ba, K, d, cnt.n_averaged)
+                    update_average(&cfg, Wp, bp, Wa, ba, K, d, cnt.n_averaged)
             else:
                 apply_step(&eager_cfg, &ws, &pen, eta, Wp, bp, vel, vel_b, NULL, NULL,
                            K, d)
