@@ -16,6 +16,7 @@ from ._fast._stochastic_csr import epoch_csr
 from ._fast._utils import shuffled_order
 from ._solver_common import (
     _LIPSCHITZ_MARGIN,
+    AveragedRule,
     _divergence_guarded,
     _divergence_remedy,
     _EpochLoop,
@@ -216,7 +217,9 @@ def _solve_stochastic(problem, state, options, batch_size):
     if not tail and average_start < 0:
         state.n_averaged = 0  # the model is the iterate (no stale average)
     rng = options.random_state
-    loop = _EpochLoop(problem, state, options)
+    # the averaged model's objective is exact: its own stopping rule
+    rule = AveragedRule(options.tol, options.n_iter_no_change) if tail else None
+    loop = _EpochLoop(problem, state, options, rule=rule)
     base = dict(
         loss=problem.loss_code,
         epsilon=problem.epsilon,
