@@ -236,8 +236,8 @@ def main():
                     (name, f"LogisticRegression {solver}, tol {tol:g}", g, seconds, "")
                 )
                 print("   ", rows[-1], flush=True)
-        timed = "saga" in solvers and "sgd" in solvers
-        if timed and kind == "clf" and X.shape[0] >= 10_000 and problem.loss == "log_loss":
+        timed = "saga" in solvers and "sgd" in solvers and kind == "clf"
+        if timed and X.shape[0] >= 10_000 and problem.loss == "log_loss":
             t_saga = epoch_time(kind, alpha, "saga", X, y)
             t_sgd = epoch_time(kind, alpha, "sgd", X, y)
             epochs.append((name, t_saga, t_sgd))

@@ -48,7 +48,8 @@ def exact_objective(n_classes, sparse, n, alpha):
     unpenalised.
     """
     X, y = classification_data(n_classes, sparse, n=n)
-    exact = LogisticRegression(C=1.0 / (alpha * n), tol=1e-12, max_iter=100_000).fit(X, y)
+    exact = LogisticRegression(C=1.0 / (alpha * n), tol=1e-12, max_iter=100_000)
+    exact.fit(X, y)
     return objective_of(exact.coef_, exact.intercept_, X, y, alpha)
 
 
@@ -119,8 +120,8 @@ def weighted_mean(iterates, period, power):
     """The iterates after updates P, 2P, ..., the m-th with the weight
     (m + p - 1)! / (m - 1)! of the running rate (p + 1) / (m + p)."""
     taken = iterates[period - 1::period]
-    weights = np.array([np.prod(np.arange(m, m + power)) for m in range(1, len(taken) + 1)],
-                       dtype=float)
+    counts = range(1, len(taken) + 1)
+    weights = np.array([np.prod(np.arange(m, m + power)) for m in counts], dtype=float)
     return np.tensordot(weights / weights.sum(), np.array(taken), axes=1)
 
 
