@@ -9,7 +9,9 @@ For the logistic problems, scikit-learn's LogisticRegression (lbfgs, saga,
 liblinear; ``C = 1 / (alpha * n)``) is run with tolerances 1e-4, 1e-6, ...
 until its gap is at most 1e-6, and the time of that run is reported.  A
 second table gives the time of one epoch of 'saga' and of 'sgd' (from fits
-of 1 and 4 epochs, so that set-up costs cancel).
+of 1 and 4 epochs, so that set-up costs cancel; only when ``--solvers``
+includes both).  ``--solvers sgd,minibatch --no-sklearn`` measures the plain
+stochastic solvers alone (a few minutes at full size).
 
 Run:  python benchmarks/stochastic_gap.py [--quick] [--no-sklearn] [--only NAME]
                                          [--solvers sgd,minibatch]

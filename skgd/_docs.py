@@ -57,9 +57,8 @@ _SOLVER_PARAMS = Template("""
         the model is the average of all iterates of the fit weighted by
         their update number squared (the early, far iterates fade out), and
         the stopping rule reads its exact objective (see ``tol``); this
-        reaches relative objective gaps of about 1e-3 where the last
-        iterate stopped at 1e-2 to 4e-1 (dense rows, or sparse rows of
-        similar scales; see the user guide).  Not with an L1 part in the
+        stops at relative objective gaps of 2e-5 to 2e-3 where the last
+        iterate stopped at 1e-2 to 5e-2 (see the user guide).  Not with an L1 part in the
         penalty, whose exact zeros an average would lose.
         The explicit schedules run the textbook update on the raw features:
         ``'constant'``: ``eta0``; ``'optimal'``: ``1 / (alpha (t0 + t))``;

@@ -252,7 +252,8 @@ class AveragedRule(StoppingRule):
 
     the rule of :class:`StoppingRule` with the decrease weighted by
     ``k / n`` (5e-3 of the objective at the defaults; measured gaps at the
-    stop 1e-4 .. 1e-2).
+    stop 2e-5 .. 5e-3).  A fit converging more slowly than ``1 / k`` runs
+    on to ``max_iter``.
     """
 
     def update(self, value):
