@@ -9,9 +9,12 @@ For the logistic problems, scikit-learn's LogisticRegression (lbfgs, saga,
 liblinear; ``C = 1 / (alpha * n)``) is run with tolerances 1e-4, 1e-6, ...
 until its gap is at most 1e-6, and the time of that run is reported.  A
 second table gives the time of one epoch of 'saga' and of 'sgd' (from fits
-of 1 and 4 epochs, so that set-up costs cancel).
+of 1 and 4 epochs, so that set-up costs cancel; only when ``--solvers``
+includes both).  ``--solvers sgd,minibatch --no-sklearn`` measures the plain
+stochastic solvers alone (a few minutes at full size).
 
 Run:  python benchmarks/stochastic_gap.py [--quick] [--no-sklearn] [--only NAME]
+                                         [--solvers sgd,minibatch]
 """
 
 import argparse
@@ -198,7 +201,13 @@ def main():
     parser.add_argument(
         "--only", default="", help="run only the problems whose name contains this"
     )
+    parser.add_argument(
+        "--solvers",
+        default=",".join(SOLVERS),
+        help="comma-separated skgd solvers to fit (default: all)",
+    )
     args = parser.parse_args()
+    solvers = [s for s in args.solvers.split(",") if s]
     rows, epochs = [], []
     for name, X, y, kind, alpha in problems(args.quick):
         if args.only not in name:
@@ -212,7 +221,7 @@ def main():
         print(
             f"{name}: F* = {f_star:.10g} (certified to {gap / f_star:.1e})", flush=True
         )
-        for solver in SOLVERS:
+        for solver in solvers:
             est = estimator(kind, alpha, solver=solver, random_state=0)
             seconds = fit(est, X, y)
             g = (value(problem, *model(est)) - f_star) / f_star
@@ -229,7 +238,8 @@ def main():
                     (name, f"LogisticRegression {solver}, tol {tol:g}", g, seconds, "")
                 )
                 print("   ", rows[-1], flush=True)
-        if kind == "clf" and X.shape[0] >= 10_000 and problem.loss == "log_loss":
+        timed = "saga" in solvers and "sgd" in solvers and kind == "clf"
+        if timed and X.shape[0] >= 10_000 and problem.loss == "log_loss":
             t_saga = epoch_time(kind, alpha, "saga", X, y)
             t_sgd = epoch_time(kind, alpha, "sgd", X, y)
             epochs.append((name, t_saga, t_sgd))

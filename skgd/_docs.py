@@ -58,7 +58,14 @@ _SOLVER_PARAMS = Template("""
         smoothness constant ``L`` -- the same objective, on any feature scale.
         In ``partial_fit`` the standardisation follows the running moments
         of about the last 1000 rows and ``L`` is re-derived on every chunk,
-        so chunks may change scale.
+        so chunks may change scale.  For ``'sgd'`` and ``'minibatch'`` the
+        step decays as ``1 / sqrt(epoch)`` and, unless ``average`` is set,
+        the model is the average of all iterates of the fit weighted by
+        their update number squared (the early, far iterates fade out), and
+        the stopping rule reads its exact objective (see ``tol``); this
+        stops at relative objective gaps of 2e-5 to 2e-3 where the last
+        iterate stopped at 1e-2 to 5e-2 (see the user guide).  Not with an L1 part in the
+        penalty, whose exact zeros an average would lose.
         The explicit schedules run the textbook update on the raw features:
         ``'constant'``: ``eta0``; ``'optimal'``: ``1 / (alpha (t0 + t))``;
         ``'invscaling'``: ``eta0 / (t + 1) ** power_t``; ``'adaptive'``:
@@ -85,7 +92,11 @@ _SOLVER_PARAMS = Template("""
         first update if True, and for an int from the update that brings
         the number of samples seen to ``average`` (scikit-learn's ASGD:
         ``average=10`` averages the iterates after updates 10, 11, ... of
-        ``solver='sgd'``; ``average=1`` is ``average=True``).
+        ``solver='sgd'``; ``average=1`` is ``average=True``).  With False
+        (the default) and ``learning_rate='auto'``, ``'sgd'`` and
+        ``'minibatch'`` return the weighted average of their iterates
+        described under ``learning_rate``; set ``average`` to get
+        scikit-learn's uniform mean instead.
 
     fit_intercept : bool, default=True
         Whether to fit an (unpenalised) intercept.
@@ -102,10 +113,15 @@ _SOLVER_PARAMS = Template("""
         theirs); on the other smooth losses when the norm of its
         proximal-gradient step has fallen below ``tol`` times its first
         value. ``'saga'`` stops when its duality gap certifies a relative
-        objective gap of ``tol ** 2`` (1e-6 at the default). The other
-        stochastic solvers (and ``'batch'`` on a non-smooth loss) stop when
-        the objective decreased by less than ``tol`` per epoch, relative to
-        its value, over the last ``n_iter_no_change`` epochs. With early
+        objective gap of ``tol ** 2`` (1e-6 at the default). ``'sgd'`` and
+        ``'minibatch'`` with ``learning_rate='auto'`` (and no ``average``)
+        stop when the decrease of their averaged model's exact objective
+        over the last ``n = n_iter_no_change`` epochs, times ``k / n``
+        after ``k`` epochs (the gap left by a ``1 / k`` convergence), is
+        below ``n * tol`` times the objective. The other stochastic fits
+        (and ``'batch'`` on a non-smooth loss) stop when the objective
+        decreased by less than ``tol`` per epoch, relative to its value,
+        over the last ``n_iter_no_change`` epochs. With early
         stopping, training stops after ``n_iter_no_change`` epochs that do
         not raise the best validation score by ``tol``. None disables the
         rule (all ``max_iter`` epochs run).

@@ -22,6 +22,8 @@ def epoch_config(
     momentum=0.0,
     nesterov=False,
     average_start=-1,
+    average_every=1,
+    average_power=0.0,
     weight_scale=1.0,
     preconditioned=False,
     center_sq=0.0,
@@ -45,6 +47,13 @@ def epoch_config(
     nesterov : bool
     average_start : int
         Averaging starts after this many updates; negative: no averaging.
+    average_every : int
+        The average takes every this-many-th iterate after the start (1:
+        every iterate, scikit-learn's ASGD).  With CSR rows and a period
+        above 1 the penalty stays lazy between the iterates it takes.
+    average_power : float
+        The m-th iterate averaged has weight ~ ``m ** average_power`` (0:
+        the plain mean, scikit-learn's ASGD).
     weight_scale : float
         ``1 / mean sample weight`` of the training set.
     preconditioned : bool
@@ -67,6 +76,8 @@ def epoch_config(
         "momentum": float(momentum),
         "nesterov": bool(nesterov),
         "average_start": int(average_start),
+        "average_every": max(1, int(average_every)),
+        "average_power": float(average_power),
         "weight_scale": float(weight_scale),
         "preconditioned": bool(preconditioned),
         "center_sq": float(center_sq),

@@ -58,12 +58,17 @@ def test_partial_fit_follows_a_change_of_scale(factor, sparse):
         reg.partial_fit(fmt(X * factor), y)
     curve = np.array(reg.loss_curve_)
     assert np.all(np.isfinite(curve))
-    assert np.all(np.diff(curve[1:]) < 0)
-    # 19 epochs after a start 10x (1000x) too large: measured 1.6e-3 (20.5);
-    # CSR (unstandardised: the intercept's step is the features' step),
-    # 0.47 (5.3)
-    bound = {(10.0, False): 0.01, (1e3, False): 50.0, (10.0, True): 2.0,
-             (1e3, True): 20.0}[factor, sparse]
+    # The model is the average of the iterates (learning_rate='auto'):
+    # after the jump it decreases, or hovers at the optimum within the
+    # noise of that average (rises measured <= 0.01 %; the failure this
+    # guards against grew 1.5 -> 1e137).
+    assert np.all(np.diff(curve[1:]) < 1e-2 * curve[2:])
+    # 19 epochs after a start 10x (1000x) too large: measured 5.0e-5
+    # (5.0e-5); CSR (unstandardised: the intercept's step is the features'
+    # step), 0.066 (3.7e-3).  With the last iterate as the model: 1.6e-3
+    # (20.5), CSR 0.47 (5.3).
+    bound = {(10.0, False): 1e-3, (1e3, False): 1e-3, (10.0, True): 0.5,
+             (1e3, True): 0.05}[factor, sparse]
     assert relative_gap(reg, X * factor, y) < bound
 
 
@@ -74,8 +79,10 @@ def test_partial_fit_follows_growing_and_shrinking_chunks():
         reg.partial_fit(X * factor, y)
     curve = np.array(reg.loss_curve_)
     assert np.all(np.isfinite(curve))
-    assert np.all(np.diff(curve[-5:]) < 0)
-    assert relative_gap(reg, X, y) < 10.0  # measured 4.2
+    # decreasing, or at the optimum within the noise of the average
+    assert np.all(np.diff(curve[-5:]) < 1e-2 * curve[-4:])
+    # measured 4.3e-4 (4.2 with the last iterate as the model)
+    assert relative_gap(reg, X, y) < 0.05
 
 
 def test_tiny_chunks_pool_their_moments():

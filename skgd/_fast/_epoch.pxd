@@ -28,6 +28,8 @@ ctypedef struct EpochConfig:
     double momentum
     bint nesterov
     long long average_start  # averaging starts after this many updates; < 0: off
+    long long average_every  # the average takes every this-many-th iterate (>= 1)
+    double average_power   # the m-th iterate averaged has weight ~ m ** power
     double weight_scale    # 1 / mean sample weight of the training set
     bint preconditioned    # dense only: use step_scale and center
     double center_sq       # sum_j step_scale_j * center_j ** 2
@@ -83,25 +85,39 @@ cdef inline bint all_equal(const double* sample_weight, Py_ssize_t n) noexcept n
     return True
 
 
-cdef inline void update_average(const double* W, const double* b, double* W_avg,
-                                double* b_avg, Py_ssize_t K, Py_ssize_t d,
-                                long long n_averaged) noexcept nogil:
-    """Running mean of the iterates (Polyak-Ruppert averaging)."""
+cdef inline void update_average(EpochConfig* cfg, const double* W, const double* b,
+                                double* W_avg, double* b_avg, Py_ssize_t K,
+                                Py_ssize_t d, long long n_averaged) noexcept nogil:
+    """Running weighted mean of the iterates (Polyak-Ruppert averaging).
+
+    With ``p = cfg.average_power`` the m-th iterate averaged enters with
+    weight proportional to ``(m + p - 1)! / (m - 1)!`` ~ ``m ** p``: the rate
+    ``(p + 1) / (m + p)`` of Shamir and Zhang's polynomial-decay averaging
+    (2013).  ``p = 0`` is the plain mean (rate ``1 / m``), scikit-learn's
+    ASGD; ``p > 0`` lets the early iterates fade out of the mean."""
     cdef Py_ssize_t k, j
-    cdef double rate = 1.0 / n_averaged
+    cdef double rate = (cfg.average_power + 1.0) / (n_averaged + cfg.average_power)
     for j in range(K * d):
         W_avg[j] += rate * (W[j] - W_avg[j])
     for k in range(K):
         b_avg[k] += rate * (b[k] - b_avg[k])
 
 
+cdef inline bint averaged_now(EpochConfig* cfg, long long t) noexcept nogil:
+    """Whether the iterate after update ``t`` (1-based) joins the average:
+    every ``average_every``-th iterate once averaging has started."""
+    return (cfg.average_start >= 0 and t > cfg.average_start
+            and (cfg.average_every == 1
+                 or (t - cfg.average_start) % cfg.average_every == 0))
+
+
 cdef inline void after_update(EpochConfig* cfg, Counters* cnt, const double* W,
                               const double* b, double* W_avg, double* b_avg,
                               Py_ssize_t K, Py_ssize_t d) noexcept nogil:
     cnt.t += 1
-    if cfg.average_start >= 0 and cnt.t > cfg.average_start:
+    if averaged_now(cfg, cnt.t):
         cnt.n_averaged += 1
-        update_average(W, b, W_avg, b_avg, K, d, cnt.n_averaged)
+        update_average(cfg, W, b, W_avg, b_avg, K, d, cnt.n_averaged)
 
 
 cdef inline int alloc_workspace(Workspace* ws, Py_ssize_t B, Py_ssize_t K,

@@ -41,7 +41,7 @@
 # in the visiting order.
 
 from skgd._fast._epoch cimport (Counters, EpochConfig, Workspace, after_update,
-                                all_equal, alloc_workspace, apply_step,
+                                all_equal, alloc_workspace, apply_step, averaged_now,
                                 epoch_penalty, free_workspace, step_size,
                                 update_average)
 from skgd._fast._loss cimport row_loss_grad
@@ -294,9 +294,9 @@ cdef void sgd_dense_preconditioned(const floating* X, Py_ssize_t d,
             b[k] -= shift
         penalty_end_features(&pen, d)
         t += 1
-        if cfg.average_start >= 0 and t > cfg.average_start:
+        if averaged_now(cfg, t):
             cnt.n_averaged += 1
-            update_average(W, b, W_avg, b_avg, K, d, cnt.n_averaged)
+            update_average(cfg, W, b, W_avg, b_avg, K, d, cnt.n_averaged)
     cnt.t = t
     cnt.loss_sum += loss_sum
     cnt.weight_sum += weight_sum

@@ -10,13 +10,17 @@
 # penalty of several updates without a gradient on the feature is the one
 # of their total).  ``scale`` is folded back into W whenever it drops below
 # MIN_SCALE and at the end of the epoch, so the caller always sees true
-# coefficients.  With momentum or averaging every coefficient moves on every
-# update and the CSR path runs eagerly (``apply_step``, O(n_features) per
-# update).
+# coefficients.  With momentum, or averaging of every iterate, every
+# coefficient moves on every update and the CSR path runs eagerly
+# (``apply_step``, O(n_features) per update).  An average of every
+# ``average_every``-th iterate (learning_rate='auto') stays lazy: the
+# iterates it takes are brought up to date (``penalty_fold``, O(n_features))
+# only then.
 
 from skgd._fast._epoch cimport (Counters, EpochConfig, Workspace, after_update,
                                 all_equal, alloc_workspace, apply_step,
-                                epoch_penalty, free_workspace, step_size)
+                                averaged_now, epoch_penalty, free_workspace,
+                                step_size, update_average)
 from skgd._fast._loss cimport row_loss_grad
 from skgd._fast._penalty cimport (Penalty, penalty_catch_up, penalty_fold,
                                   penalty_lazy_step)
@@ -58,7 +62,8 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
     """Run one epoch of sgd / mini-batch updates over CSR rows.
 
     Same contract as ``epoch_dense`` (without preconditioning).  Without
-    momentum and averaging the penalty is applied lazily: O(nnz) per update.
+    momentum, and without averaging or with ``average_every > 1``, the
+    penalty is applied lazily: O(nnz) per update.
     """
     cdef Py_ssize_t n = order.shape[0], d = W.shape[1], K = W.shape[0]
     cdef Py_ssize_t B = max(1, min(cfg.batch_size, n))
@@ -66,7 +71,7 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
     cdef bint with_momentum = cfg.momentum > 0.0
     cdef bint lookahead = with_momentum and cfg.nesterov
     cdef bint averaging = cfg.average_start >= 0
-    cdef bint lazy = not with_momentum and not averaging
+    cdef bint lazy = not with_momentum and (not averaging or cfg.average_every > 1)
     cdef double s, eta, c, scale
     cdef Penalty pen
     cdef Counters cnt = Counters(t, n_averaged, 0.0, 0.0)
@@ -149,6 +154,11 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
                 if penalty_lazy_step(&pen, eta):
                     penalty_fold(&pen, Wp, K, d)
                 cnt.t += 1
+                if averaging and averaged_now(&cfg, cnt.t):
+                    # the true coefficients of this iterate join the average
+                    penalty_fold(&pen, Wp, K, d)
+                    cnt.n_averaged += 1
+                    update_average(&cfg, Wp, bp, Wa, ba, K, d, cnt.n_averaged)
             else:
                 apply_step(&eager_cfg, &ws, &pen, eta, Wp, bp, vel, vel_b, NULL, NULL,
                            K, d)
