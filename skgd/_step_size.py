@@ -415,11 +415,24 @@ def batch_lipschitz(X, sample_weight, precond, fit_intercept, loss, n_iter=30, r
     a monotonicity safeguard.
     """
     n, d = X.shape
+    eig = _power_iteration(X, sample_weight, precond, fit_intercept, n_iter, rtol,
+                           np.ones((1, d)))
+    if eig == 0.0:
+        # The all-ones start can be orthogonal to every row (one row
+        # [1, -1, 0]): a start in general position meets the top eigenvector
+        # with probability one.  (Fixed seed: the same bits every fit.)
+        start = np.random.RandomState(0).standard_normal((1, d))
+        eig = _power_iteration(X, sample_weight, precond, fit_intercept, n_iter, rtol, start)
+    return _usable_constant(loss_curvature(loss) * eig)
+
+
+def _power_iteration(X, sample_weight, precond, fit_intercept, n_iter, rtol, v_w):
+    n, d = X.shape
     kernel = _gradient_kernel(X)
     Y = np.zeros((n, 1))
     sw_sum = sample_weight.sum()
     G, Gb = np.empty((1, d)), np.empty(1)
-    v_w, v_b = np.ones((1, d)), np.ones(1) * float(fit_intercept)
+    v_b = np.ones(1) * float(fit_intercept)
     eig = 0.0
     for _ in range(n_iter):
         norm = _norm(v_w, v_b)
@@ -436,7 +449,7 @@ def batch_lipschitz(X, sample_weight, precond, fit_intercept, loss, n_iter=30, r
         eig, v_w, v_b = new, h_w, h_b
         if converged:
             break
-    return _usable_constant(loss_curvature(loss) * eig)
+    return eig
 
 
 def _gradient_kernel(X):

@@ -75,3 +75,14 @@ def test_whitened_lipschitz_constant_is_one(fit_intercept):
     pc = WhiteningPreconditioner.from_data(X, sw, fit_intercept)
     top = batch_lipschitz(X, sw, pc, fit_intercept, "squared_error", n_iter=200, rtol=1e-14)
     assert 1.0 - 1e-6 <= top <= 1.0 + whitened_rounding(pc)
+
+
+def test_power_iteration_from_a_start_orthogonal_to_every_row():
+    # one row [1, -1, 0]: the all-ones start is orthogonal to it, so the
+    # power iteration saw no curvature, the constant was floored at 2e-308
+    # and the first step of the batch solver overflowed
+    from skgd._step_size import Preconditioner, batch_lipschitz
+
+    X = np.array([[1.0, -1.0, 0.0]])
+    top = batch_lipschitz(X, np.ones(1), Preconditioner.identity(3), False, "squared_error")
+    np.testing.assert_allclose(top, 2.0, rtol=1e-10)
