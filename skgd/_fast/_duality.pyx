@@ -18,6 +18,7 @@
 # (``G`` with no rows).
 
 from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc
+from libc.math cimport fabs, log
 
 from skgd._fast._loss cimport MULTINOMIAL, row_loss_grad
 from skgd._fast._rows cimport axpy_csr, axpy_dense, dot_csr, dot_dense, floating, index_t
@@ -140,4 +141,44 @@ def dual_pass_csr(const floating[::1] data, const index_t[::1] indices,
                     axpy_csr(coef[k], vals + start, cols + start, nnz,
                              &G[0 if mode == 1 else <Py_ssize_t> coef[K + k], k, 0])
     PyMem_RawFree(buf)
+    return total
+
+
+# ---- the exact intercept correction of the batch solver's certificate ------
+#
+# skgd._gap makes the dual point of the logistic losses feasible for the
+# intercept by a mixture of each row's probabilities with a fixed
+# distribution, and needs sum_i w_i f*(mixture_i), f* the negative entropy.
+# These sum it from the rows' loss derivatives u_i of the last pass, in one
+# sweep without temporaries (numpy needed four n x K arrays).
+
+cdef inline double xlogx(double p) noexcept nogil:
+    return p * log(p) if p > 0.0 else 0.0
+
+
+def multinomial_mixture_entropy(const double[:, ::1] U, const double[:, ::1] Y,
+                                const double[::1] weights, double t,
+                                const double[::1] pi):
+    """``sum_i w_i sum_k q'_ik log q'_ik``, ``q' = (1 - t)(u_i + y_i) + t pi``."""
+    cdef Py_ssize_t n = U.shape[0], K = U.shape[1], i, k
+    cdef double total = 0.0, row, q
+    with nogil:
+        for i in range(n):
+            row = 0.0
+            for k in range(K):
+                q = (1.0 - t) * (U[i, k] + Y[i, k]) + t * pi[k]
+                row += xlogx(q)
+            total += weights[i] * row
+    return total
+
+
+def binary_mixture_entropy(const double[:, ::1] U, const unsigned char[::1] raised,
+                           const double[::1] weights, double t):
+    """``sum_i w_i (p' log p' + (1 - p') log(1 - p'))``, ``p' = (1 - t)|u_i| + t r_i``."""
+    cdef Py_ssize_t n = U.shape[0], i
+    cdef double total = 0.0, p
+    with nogil:
+        for i in range(n):
+            p = (1.0 - t) * fabs(U[i, 0]) + t * raised[i]
+            total += weights[i] * (xlogx(p) + xlogx(1.0 - p))
     return total
