@@ -81,7 +81,10 @@ class Preconditioner:
             mean = np.zeros_like(mean)
         floor = np.maximum((_RELATIVE_SPREAD_FLOOR * mean) ** 2, np.finfo(float).tiny)
         with np.errstate(divide="ignore", over="ignore"):
-            step_scale = np.where(var > floor, 1.0 / var, 1.0)
+            # a constant column (up to rounding) is scaled by its magnitude:
+            # left at 1, a column of 1e15 took steps 1e15 times too long
+            constant = np.where(mean * mean > np.finfo(float).tiny, 1.0 / (mean * mean), 1.0)
+            step_scale = np.where(var > floor, 1.0 / var, np.minimum(constant, 1.0))
         step_scale[~np.isfinite(step_scale)] = 1.0
         return cls(step_scale, mean, True)
 

@@ -174,3 +174,18 @@ def test_growth_below_float32_resolution_is_not_a_divergence():
     with pytest.warns(ConvergenceWarning):
         est.fit(X, y, sample_weight=np.array([5e-100, 1e-100]))
     assert np.all(np.isfinite(est.coef_)) and np.isfinite(est.intercept_)
+
+
+def test_a_constant_column_of_large_magnitude_takes_scaled_steps():
+    # found by hypothesis: a float32 column of 1e15 whose spread is rounding
+    # was "constant" and kept a step of 1 in raw units: one epoch drove the
+    # intercept to -2e5 for targets of 1e-5 (before the exact averaged
+    # objective, silently).  Scaled by its magnitude, the fit is exact.
+    from skgd import GDLasso
+
+    X = np.array([[1e15], [1e15]], dtype=np.float32)
+    y = np.array([1e-5, 1e-5])
+    est = GDLasso(solver="sgd", max_iter=1, alpha=0.0, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        est.fit(X, y, sample_weight=np.array([1e-100, 2e-100]))
+    np.testing.assert_allclose(est.predict(X), y, rtol=1e-3)
