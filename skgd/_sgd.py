@@ -208,12 +208,7 @@ def _growth_limit(problem, state, options):
     if not (reference > 0 and np.isfinite(reference)):
         return np.inf
     auto = options.learning_rate == "auto"
-    # A model stored in float32 cannot resolve predictions below its
-    # smallest normal number: objectives below its square are not growth
-    # but rounding (y ~ 1e-150 with float32 X: the fitted coefficients are
-    # exactly zero).  For float64 the square underflows to 0.
-    floor = float(np.finfo(problem.X.dtype).tiny) ** 2
-    return max(reference * (_GROWTH_LIMIT_AUTO if auto else _GROWTH_LIMIT_EXPLICIT), floor)
+    return reference * (_GROWTH_LIMIT_AUTO if auto else _GROWTH_LIMIT_EXPLICIT)
 
 
 def _check_growth(objective, limit, epoch, learning_rate):

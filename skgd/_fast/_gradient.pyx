@@ -95,6 +95,15 @@ cdef bint same_values(const double* W, const double* b, const double* W_eval,
     return True
 
 
+cdef double* rows_output(double[:, ::1] U, Py_ssize_t n, Py_ssize_t K) except? NULL:
+    """The buffer of the rows' loss derivatives (n x K), or NULL if not asked."""
+    if U is None:
+        return NULL
+    if U.shape[0] != n or U.shape[1] != K:
+        raise ValueError("U must have the shape of Y")
+    return &U[0, 0] if n > 0 else NULL
+
+
 cdef double block_dense(const floating* X, Py_ssize_t d, const double* Y, Py_ssize_t K,
                         const double* sample_weight, const double* W, const double* b,
                         const double* W_eval, const double* b_eval, bint same_point,
@@ -270,6 +279,8 @@ def gradient_dense(const floating[:, ::1] X, const double[:, ::1] Y,
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1], K = W.shape[0]
     cdef Py_ssize_t nb = n_blocks(n, n * d, K, d)
+    # checked before any allocation: a wrong shape raises without a leak
+    cdef double* Up = rows_output(U, Y.shape[0], K)
     cdef Py_ssize_t size = K * d, blk
     cdef int threads = resolve_threads(n_threads, nb)
     cdef double total = 0.0
@@ -288,13 +299,6 @@ def gradient_dense(const floating[:, ::1] X, const double[:, ::1] Y,
     cdef const double* bp = &b[0]
     cdef const double* We = &W_eval[0, 0]
     cdef const double* be = &b_eval[0]
-    cdef double* Up = NULL
-    if U is not None:
-        if U.shape[0] != Y.shape[0] or U.shape[1] != K:
-            PyMem_RawFree(raw)
-            raise ValueError("U must have the shape of Y")
-        if U.shape[0] > 0:
-            Up = &U[0, 0]
     if raw == NULL:
         raise MemoryError()
     with nogil:
@@ -328,6 +332,7 @@ def gradient_csr(const floating[::1] data, const index_t[::1] indices,
     """Accumulate the weighted gradient over CSR rows; see ``gradient_dense``."""
     cdef Py_ssize_t n = indptr.shape[0] - 1, K = W.shape[0], d = W.shape[1]
     cdef Py_ssize_t nb = n_blocks(n, data.shape[0], K, d)
+    cdef double* Up = rows_output(U, Y.shape[0], K)
     cdef Py_ssize_t size = K * d, blk
     cdef int threads = resolve_threads(n_threads, nb)
     cdef double total = 0.0
@@ -349,13 +354,6 @@ def gradient_csr(const floating[::1] data, const index_t[::1] indices,
     cdef const double* bp = &b[0]
     cdef const double* We = &W_eval[0, 0]
     cdef const double* be = &b_eval[0]
-    cdef double* Up = NULL
-    if U is not None:
-        if U.shape[0] != Y.shape[0] or U.shape[1] != K:
-            PyMem_RawFree(raw)
-            raise ValueError("U must have the shape of Y")
-        if U.shape[0] > 0:
-            Up = &U[0, 0]
     if raw == NULL:
         raise MemoryError()
     with nogil:
