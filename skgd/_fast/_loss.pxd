@@ -113,7 +113,7 @@ cdef inline double row_loss_grad(int loss, const double* y, const double* p,
                                  double epsilon) noexcept nogil:
     """Return the loss of one row and store its K-vector gradient in ``grad``."""
     cdef Py_ssize_t k
-    cdef double total = 0.0, pmax, sumexp, log_sumexp, ysum
+    cdef double total = 0.0, pmax, sumexp, log_sumexp, ysum, scale
     if loss == MULTINOMIAL:
         # Softmax cross-entropy  sum_k y_k (lse(p) - p_k), with the log-sum-exp
         # shifted by max(p) so that no exponential overflows.  Everything is
@@ -123,14 +123,18 @@ cdef inline double row_loss_grad(int loss, const double* y, const double* p,
         for k in range(1, K):
             if p[k] > pmax:
                 pmax = p[k]
+        # Each exponential is taken once and kept in ``grad`` until the
+        # normaliser is known (``grad`` never aliases ``p``).
         sumexp = 0.0
         ysum = 0.0
         for k in range(K):
-            sumexp += exp(p[k] - pmax)
+            grad[k] = exp(p[k] - pmax)
+            sumexp += grad[k]
             ysum += y[k]
         log_sumexp = log(sumexp)
+        scale = ysum / sumexp
         for k in range(K):
-            grad[k] = ysum * exp(p[k] - pmax) / sumexp - y[k]
+            grad[k] = grad[k] * scale - y[k]
             total += y[k] * (log_sumexp + (pmax - p[k]))
         return total
     for k in range(K):
