@@ -41,6 +41,7 @@ from ._dask_blocks import (
     block_first_moments,
     block_gradient,
     block_gram_product,
+    block_mixture_entropy,
     block_second_moments,
     block_target_sums,
     class_weight_sums,
@@ -382,7 +383,19 @@ class DaskProblem(Problem):
             sums, weights[:, None], out=np.zeros_like(sums), where=weights[:, None] > 0
         )
         surrogate = self._surrogate(rows, Y, weights)
-        return DualityGap.for_problem(surrogate, feature_mean)
+        gap = DualityGap.for_problem(surrogate, feature_mean)
+        if gap is not None and self.loss in ("log_loss", "multinomial"):
+            # the exact intercept correction, summed where the rows live
+            gap.rows_mixture = self._mixture_entropy
+        return gap
+
+    def _mixture_entropy(self, W, b, t, pi=None, raise_positive=None):
+        """``sum_i w_i f*(u'_i)`` of the certificate's mixture, block by block."""
+        # a pass over X: run as the gradient's, where the blocks live
+        (total,) = ordered_sum(self.store.map(
+            block_mixture_entropy, W, b, self.loss_code, t, pi, raise_positive
+        ))
+        return float(total) / self.weight_total
 
     def _surrogate(self, X, Y, sample_weight):
         """An in-memory problem on the given rows, with this problem's objective."""

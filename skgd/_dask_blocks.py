@@ -20,6 +20,7 @@ import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight
 
+from ._fast._duality import binary_mixture_entropy, multinomial_mixture_entropy
 from ._fast._gradient import gradient_dense
 from ._losses import LOSSES
 
@@ -348,3 +349,23 @@ def block_target_sums(block, shift, positive):
         LOSSES["squared_error"].code, 0.0, 1,
     )
     return -G, block.sw @ T, block.sw @ (T * T)
+
+
+def block_mixture_entropy(block, W, b, loss_code, t, pi, raise_positive):
+    """The certificate's exact intercept correction on one block, unnormalised.
+
+    The rows' loss derivatives at (W, b) come from the fused kernel (the
+    numbers of the in-memory pass), then ``sum_i s_i f*(u'_i)`` of their
+    mixture (``skgd._gap``): ``q' = (1 - t) q_i + t pi`` for the multinomial
+    loss (``pi`` given), ``p' = (1 - t) p_i + t`` on the rows of the raised
+    class for the binary one (``raise_positive``: the positive class).
+    """
+    K = W.shape[0]
+    U = np.zeros((block.X.shape[0], K))  # rows of zero weight are left at 0
+    G, Gb = np.empty_like(W), np.empty_like(b)
+    gradient_dense(block.X, block.y, block.sw, W, b, W, b, G, Gb, loss_code, 0.0, 1, U)
+    if pi is not None:
+        return (multinomial_mixture_entropy(U, block.y, block.sw, t, pi),)
+    positive = block.y[:, 0] > 0
+    raised = positive if raise_positive else ~positive
+    return (binary_mixture_entropy(U, raised.view(np.uint8), block.sw, t),)
