@@ -105,7 +105,8 @@ def _setup(problem, state, options):
     certificate = problem.duality_gap()
     keep_rows = (certificate is not None and problem.fit_intercept
                  and problem.loss in ("log_loss", "multinomial")
-                 # in memory (a dask problem's rows stay on the workers)
+                 # in memory (on dask the certificate recomputes them on the
+                 # workers, DualityGap.rows_mixture)
                  and (isinstance(problem.X, np.ndarray) or sp.issparse(problem.X)))
     return _DataOracle(problem, keep_rows), certificate
 
