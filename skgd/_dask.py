@@ -342,16 +342,18 @@ class DaskProblem(Problem):
         var = np.diag(cov).copy() if cov.ndim == 2 else cov
         return Preconditioner.from_moments(self.mean, var, self.fit_intercept)
 
-    def batch_lipschitz(self, precond):
+    def batch_lipschitz(self, precond, n_iter=30, rtol=1e-4):
         cov = self._covariance()
         if cov.ndim == 1:
-            top = _lanczos_eigenvalue(self, precond)
+            top = _lanczos_eigenvalue(self, precond, rtol)
             return _usable_constant(loss_curvature(self.loss) * top)
         if not np.all(np.isfinite(cov)):
             _usable_constant(np.inf)  # raises: the squared features overflow
+        # the power iteration of the in-memory fit, on rows with X's Gram matrix
         rows = _moment_matched_rows(self.mean, cov)
         return batch_lipschitz(
-            rows, np.ones(rows.shape[0]), precond, self.fit_intercept, self.loss
+            rows, np.ones(rows.shape[0]), precond, self.fit_intercept, self.loss,
+            n_iter=n_iter, rtol=rtol,
         )
 
     def gram_oracle(self):

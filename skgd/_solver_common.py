@@ -91,10 +91,10 @@ class Problem:
         """Per-feature standardisation (``Preconditioner.from_data``)."""
         return Preconditioner.from_data(self.X, self.sample_weight, self.fit_intercept)
 
-    def batch_lipschitz(self, precond):
+    def batch_lipschitz(self, precond, n_iter=30, rtol=1e-4):
         """Largest eigenvalue of the standardised Gram matrix (``batch_lipschitz``)."""
         return batch_lipschitz(self.X, self.sample_weight, precond, self.fit_intercept,
-                               self.loss)
+                               self.loss, n_iter=n_iter, rtol=rtol)
 
     def gram_oracle(self):
         """Least squares on the Gram matrix (:class:`skgd._gram.GramOracle`)."""
