@@ -13,7 +13,7 @@ import scipy.sparse as sp
 from ._epoch_config import epoch_config
 from ._fast._stochastic import epoch_dense
 from ._fast._stochastic_csr import epoch_csr
-from ._fast._utils import shuffled_order
+from ._fast._utils import column_frequency_csr, shuffled_order
 from ._schedules import schedule_fields
 from ._solver_common import (
     _LIPSCHITZ_MARGIN,
@@ -161,6 +161,51 @@ def _minibatch_lipschitz(problem, precond, batch_size):
     return (n - b) / (b * (n - 1)) * one_row + n * (b - 1) / (b * (n - 1)) * full
 
 
+def frequency_preconditioner(X, sample_weight, batch_size):
+    """Per-feature step multipliers of mini-batches on sparse rows.
+
+    A mini-batch step is the mean of ``B`` rows' gradients.  A feature
+    stored in a fraction ``p_j`` of the rows appears in ``B p_j`` rows of a
+    batch on average; when that is below one, its gradient is one row's
+    divided by ``B``, and so is its step: per epoch, a rare feature moves
+    ``B / (eta_B / eta_1)`` times less than under per-sample sgd (~40 times on the
+    tf-idf problem of ``benchmarks/stochastic_gap.py``, where the batch step
+    is set by the common features and the intercept), and the fit ran to
+    ``max_iter`` 6e-2 from the optimum.  The multiplier
+
+    .. math:: D_j = 1 / \\max(p_j, 1 / B) \\in [1, B]
+
+    gives a feature's step back the size of one row's step when it is rare
+    (``p_j B <= 1``), and leaves the steps of the features present in every
+    batch as they were.  ``D`` is a fixed diagonal preconditioner (the
+    fixed point is the exact optimum; the L2 prox takes the same per-feature
+    steps, ``_stochastic_csr.pyx``); the smoothness constant is derived in
+    its coordinates (:func:`_minibatch_lipschitz`), which keeps the
+    steps stable.  With ``B = 1``, ``D = 1``.  Measured (numpy replay of
+    the kernel, the 20,000-row tf-idf problem, 20 epochs, relative gap):
+    0.71 without, 1.8e-2 with ``D``; ``1 / max(p_j, c / B)`` for c = 0.25,
+    0.5, 2, 4: 5.1e-2, 2.7e-2, 2.9e-2, 7.8e-2; the second moment capped
+    the same way, ``min(1 / E[x_j^2], B / E[x_j^2 | x_j != 0])``, 2.9e-2.
+    No centring: it would make the rows dense.
+    """
+    freq = np.empty(X.shape[1])
+    column_frequency_csr(X.data, X.indices, X.indptr, sample_weight, freq)
+    step_scale = 1.0 / np.maximum(freq, 1.0 / batch_size)
+    return Preconditioner(step_scale, np.zeros(X.shape[1]), True)
+
+
+def _sparse_preconditioned(problem, options, batch_size):
+    """Whether the steps on sparse rows take :func:`frequency_preconditioner`.
+
+    With learning_rate='auto' (a step fixed within each epoch), mini-batches
+    and no L1 part (the lazy per-feature penalty keeps L2 only), in ``fit``:
+    ``partial_fit`` keeps the identity (the frequencies of its first chunk
+    would describe a few rows).
+    """
+    return (options.learning_rate == "auto" and sp.issparse(problem.X)
+            and batch_size > 1 and problem.l1 == 0 and not options.incremental)
+
+
 def _step_constants(problem, state, options, batch_size):
     """Preconditioner and smoothness constant of ``learning_rate='auto'``.
 
@@ -177,6 +222,8 @@ def _step_constants(problem, state, options, batch_size):
             state.precond = RunningPreconditioner.from_data(
                 X, sw, problem.fit_intercept
             )
+        elif _sparse_preconditioned(problem, options, batch_size):
+            state.precond = frequency_preconditioner(X, sw, batch_size)
         else:
             state.precond = Preconditioner.identity(problem.n_features)
     elif auto and options.incremental:
@@ -273,6 +320,7 @@ def _solve_stochastic(problem, state, options, batch_size):
                 X.data, X.indices, X.indptr, problem.Y, problem.sample_weight, order,
                 state.W, state.b, state.velocity, state.velocity_b,
                 state.W_avg, state.b_avg, cfg, state.t, state.n_averaged,
+                state.precond.step_scale,
             )
         else:
             out = epoch_dense(

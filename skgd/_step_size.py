@@ -31,6 +31,7 @@ from ._fast._utils import (
     column_moments_csr,
     column_moments_dense,
     row_sq_norms_csr,
+    row_sq_norms_csr_scaled,
     row_sq_norms_dense,
 )
 from ._losses import LOSSES
@@ -377,7 +378,11 @@ def _usable_constant(value):
 def _row_bounds(X, sample_weight, precond, fit_intercept):
     """Weighted squared row norms in standardised coordinates (+ intercept)."""
     norms = np.empty(X.shape[0])
-    if sp.issparse(X):
+    if sp.issparse(X) and precond.active:
+        # per-feature scaling without centring (the stochastic solvers'
+        # sparse preconditioner, skgd._sgd.frequency_preconditioner)
+        row_sq_norms_csr_scaled(X.data, X.indices, X.indptr, precond.step_scale, norms)
+    elif sp.issparse(X):
         row_sq_norms_csr(X.data, X.indptr, norms)
     else:
         row_sq_norms_dense(X, precond.step_scale, precond.center, norms)

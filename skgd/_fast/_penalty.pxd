@@ -65,6 +65,9 @@
 # zero it stays there if ``|a_j| <= l1``.  Only the one step that reaches
 # zero needs the step-by-step formula; a binary search on ``C`` finds it.
 
+from libc.math cimport pow
+
+
 cdef extern from *:
     """
     #include <math.h>
@@ -252,6 +255,41 @@ cdef inline void penalty_fold(Penalty* p, double* W, Py_ssize_t K,
     fold_scale(W, K, d, p.scale, p.l1_total, p.q)
     p.l1_total *= p.scale
     p.scale = 1.0
+
+
+# Per-feature lazy L2 (preconditioned CSR mini-batches, learning_rate='auto').
+# With a step ``eta_j = eta * step_scale_j`` per feature, fixed for the epoch,
+# every update shrinks feature j by its own factor ``1 / (1 + eta_j l2)``: no
+# shared ``scale`` holds them all.  Feature j records instead ``last[j]``, the
+# number of updates of the epoch whose shrink it has received; just before
+# it is read at update u it receives the ``u - last[j]`` shrinks it missed,
+# one power of its factor (``feature_catch_up``).  Equal, up to rounding, to
+# shrinking every coefficient after every update (the product of identical
+# factors), at O(1) per stored value.  The step within the epoch must be
+# constant (the ``CONSTANT`` schedule of learning_rate='auto'); without L1.
+
+cdef inline void feature_catch_up(double* W, Py_ssize_t K, Py_ssize_t d,
+                                  Py_ssize_t j, long long now, long long* last,
+                                  const double* inv_shrink_j) noexcept nogil:
+    """Give feature j the per-feature L2 shrinks of updates ``last[j] ..
+    now - 1``."""
+    cdef Py_ssize_t k
+    cdef long long lag = now - last[j]
+    cdef double factor
+    if lag <= 0:
+        return
+    factor = pow(inv_shrink_j[j], <double> lag)
+    for k in range(K):
+        W[k * d + j] *= factor
+    last[j] = now
+
+
+cdef inline void feature_fold(double* W, Py_ssize_t K, Py_ssize_t d, long long now,
+                              long long* last, const double* inv_shrink_j) noexcept nogil:
+    """Bring every feature up to date: W then holds the true coefficients."""
+    cdef Py_ssize_t j
+    for j in range(d):
+        feature_catch_up(W, K, d, j, now, last, inv_shrink_j)
 
 
 ctypedef struct LazyPenalty:

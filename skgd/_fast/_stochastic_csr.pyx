@@ -16,16 +16,27 @@
 # ``average_every``-th iterate (learning_rate='auto') stays lazy: the
 # iterates it takes are brought up to date (``penalty_fold``, O(n_features))
 # only then.
+#
+# Preconditioned (``cfg.preconditioned``: per-feature step multipliers
+# ``step_scale``, no centring, which would destroy sparsity) the step on
+# feature j is ``eta * step_scale[j]``, and so is its L2 prox: the shrinks
+# differ per feature and the lazy path keeps them per feature instead of in
+# one ``scale`` (``feature_catch_up`` of ``_penalty.pxd``: feature j gets
+# the shrinks it missed as one power of its factor when it is read).  That
+# needs a step fixed for the epoch and no L1 (learning_rate='auto' with at
+# most L2, the only user); the eager path takes any penalty.
 
 from skgd._fast._epoch cimport (Counters, EpochConfig, Workspace, after_update,
                                 all_equal, alloc_workspace, apply_step,
                                 averaged_now, epoch_penalty, free_workspace,
                                 step_size, update_average)
 from skgd._fast._loss cimport row_loss_grad
-from skgd._fast._penalty cimport (Penalty, penalty_catch_up, penalty_fold,
-                                  penalty_lazy_step)
+from skgd._fast._penalty cimport (Penalty, feature_catch_up, feature_fold,
+                                  penalty_catch_up, penalty_feature_steps,
+                                  penalty_fold, penalty_lazy_step)
 from skgd._fast._rows cimport (PREFETCH_DISTANCE, axpy_csr, dot_csr, floating,
                                index_t, prefetch, prefetch_span)
+from skgd._fast._schedule cimport CONSTANT
 
 
 cdef inline void prefetch_csr_row(const floating* vals, const index_t* cols,
@@ -58,16 +69,18 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
               double[:, ::1] W, double[::1] b,
               double[:, ::1] velocity, double[::1] velocity_b,
               double[:, ::1] W_avg, double[::1] b_avg,
-              EpochConfig cfg, long long t, long long n_averaged):
+              EpochConfig cfg, long long t, long long n_averaged,
+              const double[::1] step_scale=None):
     """Run one epoch of sgd / mini-batch updates over CSR rows.
 
-    Same contract as ``epoch_dense`` (without preconditioning).  Without
+    Same contract as ``epoch_dense``, with the preconditioner's
+    ``step_scale`` only (``cfg.preconditioned``; no centring).  Without
     momentum, and without averaging or with ``average_every > 1``, the
     penalty is applied lazily: O(nnz) per update.
     """
     cdef Py_ssize_t n = order.shape[0], d = W.shape[1], K = W.shape[0]
     cdef Py_ssize_t B = max(1, min(cfg.batch_size, n))
-    cdef Py_ssize_t batch, start, nb, r, i, k, m, row_start, nnz
+    cdef Py_ssize_t batch, start, nb, r, i, j, k, m, row_start, nnz
     cdef bint with_momentum = cfg.momentum > 0.0
     cdef bint lookahead = with_momentum and cfg.nesterov
     cdef bint averaging = cfg.average_start >= 0
@@ -76,8 +89,20 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
     cdef Penalty pen
     cdef Counters cnt = Counters(t, n_averaged, 0.0, 0.0)
     cdef Workspace ws
-    cdef EpochConfig eager_cfg = cfg
-    eager_cfg.preconditioned = False
+    cdef bint scaled = cfg.preconditioned
+    # per-feature lazy L2 (the shrinks of the epoch, counted from its start)
+    cdef bint feature_l2 = scaled and lazy and cfg.l2 > 0.0
+    cdef long long u = 0
+    cdef const double* ss = NULL
+    cdef double* eta_j
+    if scaled:
+        if step_scale is None or step_scale.shape[0] != d:
+            raise ValueError("a preconditioned epoch needs step_scale of n_features")
+        if lazy and (cfg.l1 > 0.0 or cfg.schedule != CONSTANT):
+            raise ValueError("the lazy preconditioned CSR epoch needs a constant "
+                             "step and no L1 penalty")
+        if d > 0:
+            ss = &step_scale[0]
     if n == 0 or d == 0:
         return t, n_averaged, 0.0, 0.0
     # Base pointers taken once: a row with no stored value must not index
@@ -98,6 +123,10 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
         free_workspace(&ws)
         raise MemoryError()
     pen = epoch_penalty(&cfg, &ws)
+    eta_j = pen.eta_j
+    if scaled and lazy:
+        # the per-feature steps and shrinks of the epoch's constant step
+        penalty_feature_steps(&pen, cfg.eta0, ss, d)
     cdef bint uniform
     with nogil:
         uniform = all_equal(sw, sample_weight.shape[0])
@@ -114,6 +143,10 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
                 if lazy and pen.cumulative:
                     for m in range(nnz):
                         penalty_catch_up(&pen, Wp, K, d, cols[row_start + m])
+                elif feature_l2:
+                    for m in range(nnz):
+                        feature_catch_up(Wp, K, d, cols[row_start + m], u, ws.last_j,
+                                         pen.inv_shrink_j)
                 s = sw[0] if uniform else sw[i]
                 for k in range(K):
                     ws.pred[k] = bp[k] + pen.scale * dot_csr(
@@ -143,27 +176,41 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
                                  ws.acc + k * d)
                         ws.acc_b[k] += c
                         continue
-                    axpy_csr(-eta * c / pen.scale, vals + row_start, cols + row_start,
-                             nnz, Wp + k * d)
+                    if scaled:
+                        # per-feature steps (the lazy scale stays 1 here)
+                        for m in range(nnz):
+                            j = cols[row_start + m]
+                            Wp[k * d + j] -= eta_j[j] * c * vals[row_start + m]
+                    else:
+                        axpy_csr(-eta * c / pen.scale, vals + row_start,
+                                 cols + row_start, nnz, Wp + k * d)
                     if cfg.fit_intercept:
                         bp[k] -= eta * c
             # 3. the penalty: lazily (scale and running L1 total) or eagerly
             if lazy:
                 # the prox in units of W: threshold eta * l1 / scale, then
                 # the scale shrinks
-                if penalty_lazy_step(&pen, eta):
+                if scaled:
+                    u += 1  # this update's shrinks are owed to every feature
+                elif penalty_lazy_step(&pen, eta):
                     penalty_fold(&pen, Wp, K, d)
                 cnt.t += 1
                 if averaging and averaged_now(&cfg, cnt.t):
                     # the true coefficients of this iterate join the average
-                    penalty_fold(&pen, Wp, K, d)
+                    if feature_l2:
+                        feature_fold(Wp, K, d, u, ws.last_j, pen.inv_shrink_j)
+                    else:
+                        penalty_fold(&pen, Wp, K, d)
                     cnt.n_averaged += 1
                     update_average(&cfg, Wp, bp, Wa, ba, K, d, cnt.n_averaged)
             else:
-                apply_step(&eager_cfg, &ws, &pen, eta, Wp, bp, vel, vel_b, NULL, NULL,
-                           K, d)
+                # (no centring: ``scaled_center`` is the workspace's zeros)
+                apply_step(&cfg, &ws, &pen, eta, Wp, bp, vel, vel_b, ss,
+                           ws.scaled_center, K, d)
                 after_update(&cfg, &cnt, Wp, bp, Wa, ba, K, d)
-        if lazy:
+        if feature_l2:
+            feature_fold(Wp, K, d, u, ws.last_j, pen.inv_shrink_j)
+        elif lazy:
             penalty_fold(&pen, Wp, K, d)
     free_workspace(&ws)
     return cnt.t, cnt.n_averaged, cnt.loss_sum, cnt.weight_sum
