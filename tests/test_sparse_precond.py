@@ -1,10 +1,10 @@
 """Per-feature steps of the stochastic solvers on sparse rows.
 
 ``solver='minibatch'`` with ``learning_rate='auto'`` on CSR input scales the
-step of feature j by ``1 / max(p_j, 1 / batch_size)`` (``p_j`` the weighted
-fraction of rows storing it; ``skgd._sgd.frequency_preconditioner``), its L2
-prox included, inside the CSR epoch kernel: lazily per feature (one power of
-its shrink for the updates it missed) or eagerly.  Held here: the kernel
+step of feature j by ``1 / max(p_j, 1 / batch_size)`` rounded to a power of
+two (``p_j`` the weighted fraction of rows storing it;
+``skgd._sgd.frequency_preconditioner``), its L2 prox included, inside the
+CSR epoch kernel: lazily (one L2 scale per power of two) or eagerly.  Held here: the kernel
 against the numpy reference of the same update on the same sample order,
 CSR against the dense kernel with the same multipliers, float32 against
 float64, and the fit on rare features against the exact optimum.
@@ -26,8 +26,9 @@ from skgd._step_size import batch_lipschitz, stochastic_lipschitz
 LAZY_CASES = [
     dict(l2=0.3),
     dict(l2=0.3, batch_size=4),
-    dict(l2=30.0, eta0=0.5, batch_size=3),   # strong shrinks, many per feature
+    dict(l2=30.0, eta0=0.5, batch_size=3),   # strong shrinks: scales folded
     dict(batch_size=5),                      # no penalty
+    dict(l2=0.5, batch_size=2, schedule=2),  # a step that decays every update
 ]
 EAGER_CASES = [
     dict(momentum=0.6, l2=0.2, batch_size=4),
@@ -48,11 +49,19 @@ def run_scaled(X, Y, sw, order, W, b, cfg, step_scale, dtype=np.float64, avg=Non
     return W, b, W_avg, b_avg, out
 
 
-def scaled_problem(loss, case, d, seed=0):
+def scaled_problem(loss, case, d, seed=0, lazy=None):
+    """A problem and step multipliers: powers of two 1 .. 8 (the lazy path's),
+    any positive values where the epoch is eager (momentum, or an average of
+    every iterate)."""
     K = 3 if loss == "multinomial" else 1
     X, Y, sw, W, b = make_problem(loss, K=K, n=29, d=d, seed=seed, density=0.3)
     rng = np.random.RandomState(seed + 7)
-    step_scale = rng.uniform(1.0, 8.0, size=d)
+    if lazy is None:
+        lazy = case.get("momentum", 0) == 0 and case.get("average_start", -1) < 0
+    if not lazy:
+        step_scale = rng.uniform(0.2, 8.0, size=d)
+    else:
+        step_scale = 2.0 ** rng.randint(0, 4, size=d)
     cfg = config(loss, sw=sw, preconditioned=True, **case)
     return X, Y, sw, W, b, step_scale, cfg
 
@@ -97,7 +106,8 @@ def test_scaled_lazy_average_takes_every_period_th_iterate(period, power):
     # the average takes; those are brought up to date (every feature's
     # missed shrinks) before they join it
     X, Y, sw, W, b, step_scale, cfg = scaled_problem(
-        "log_loss", dict(l2=5.0, eta0=0.2, batch_size=2, average_start=0), 30)
+        "log_loss", dict(l2=5.0, eta0=0.2, batch_size=2, average_start=0), 30,
+        lazy=True)
     cfg.update(average_every=period, average_power=float(power))
     order = np.random.RandomState(4).permutation(X.shape[0])
     iterates, W_i, b_i = [], W.copy(), b.copy()
@@ -127,28 +137,34 @@ def test_scaled_csr_epoch_float32_close_to_float64(case):
     np.testing.assert_allclose(w32[1], w64[1], rtol=1e-12, atol=1e-14)
 
 
-def test_lazy_scaled_epoch_refuses_l1_and_decaying_steps():
+def test_lazy_scaled_epoch_refuses_l1_and_other_multipliers():
     X, Y, sw, W, b, step_scale, _ = scaled_problem("log_loss", {}, 6)
     order = np.arange(X.shape[0])
-    for bad in (dict(l1=0.01, batch_size=2), dict(schedule=2, batch_size=2)):
-        cfg = config("log_loss", sw=sw, preconditioned=True, **bad)
-        with pytest.raises(ValueError, match="constant step and no L1"):
-            run_scaled(X, Y, sw, order, W, b, cfg, step_scale)
-    cfg = config("log_loss", sw=sw, preconditioned=True, batch_size=2)
+    cfg = config("log_loss", sw=sw, preconditioned=True, l1=0.01, batch_size=2)
+    with pytest.raises(ValueError, match="no L1"):
+        run_scaled(X, Y, sw, order, W, b, cfg, step_scale)
+    cfg = config("log_loss", sw=sw, preconditioned=True, l2=0.1, batch_size=2)
+    for bad in (3.0, 0.5, 2.0**63, np.inf, np.nan, 0.0):
+        with pytest.raises(ValueError, match="powers of two"):
+            run_scaled(X, Y, sw, order, W, b, cfg, np.r_[step_scale[:-1], bad])
     with pytest.raises(ValueError, match="step_scale"):
         run_scaled(X, Y, sw, order, W, b, cfg, None)
+    # the largest multiplier taken
+    run_scaled(X, Y, sw, order, W, b, cfg, np.r_[step_scale[:-1], 2.0**62])
 
 
 def test_frequency_preconditioner():
-    # rows 0..3; column 0 in every row, column 1 in one (weight 2 of 5),
-    # column 2 never, column 3 stores an explicit zero only
+    # rows 0..3 of weights 2, 1, 1, 1; column 0 in rows 0, 1, 3 (row 2
+    # stores an explicit zero there), column 1 in row 0, column 2 in none,
+    # column 3 in row 2
     X = sp.csr_matrix((np.array([1.0, 2.0, 1.0, 3.0, 0.0, 1.0]),
                        np.array([0, 1, 0, 0, 3, 0]), np.array([0, 2, 3, 5, 6])),
                       shape=(4, 4))
     sw = np.array([2.0, 1.0, 1.0, 1.0])
     precond = frequency_preconditioner(X, sw, 4)
-    # p = [1, 2/5, 0, 0]: D = 1 / max(p, 1/4)
-    np.testing.assert_allclose(precond.step_scale, [1.0, 2.5, 4.0, 4.0])
+    # p = [4/5, 2/5, 0, 1/5]: 1 / max(p, 1/4) = [1.25, 2.5, 4, 4], to the
+    # nearest power of two
+    np.testing.assert_array_equal(precond.step_scale, [1.0, 2.0, 4.0, 4.0])
     np.testing.assert_array_equal(precond.center, 0.0)
     assert precond.active
     np.testing.assert_array_equal(frequency_preconditioner(X, sw, 1).step_scale, 1.0)

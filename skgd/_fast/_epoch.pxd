@@ -45,7 +45,7 @@ ctypedef struct Workspace:
     double* inv_shrink_j   # (d,) their L2 shrinks
     double* l1_budget      # (d,) cumulative L1: thresholds accrued, u_j
     double* l1_applied     # (K, d) cumulative L1: shrinkage applied, q (l1 > 0)
-    long long* last_j      # (d,) per-feature lazy L2: shrinks received (CSR)
+    unsigned char* level_j # (d,) log2 of the step multipliers (lazy CSR)
 
 
 ctypedef struct Counters:
@@ -135,10 +135,10 @@ cdef inline int alloc_workspace(Workspace* ws, Py_ssize_t B, Py_ssize_t K,
     ws.inv_shrink_j = <double*> PyMem_RawCalloc(d, sizeof(double))
     ws.acc = <double*> PyMem_RawCalloc(K * d, sizeof(double))
     ws.acc_b = <double*> PyMem_RawCalloc(K, sizeof(double))
-    ws.last_j = <long long*> PyMem_RawCalloc(d, sizeof(long long))
+    ws.level_j = <unsigned char*> PyMem_RawCalloc(d, sizeof(unsigned char))
     if (ws.grad == NULL or ws.pred == NULL or ws.scaled_center == NULL
             or ws.acc == NULL or ws.acc_b == NULL or ws.l1_budget == NULL
-            or ws.eta_j == NULL or ws.inv_shrink_j == NULL or ws.last_j == NULL):
+            or ws.eta_j == NULL or ws.inv_shrink_j == NULL or ws.level_j == NULL):
         return -1
     if with_l1 and ws.l1_applied == NULL:
         return -1
@@ -155,7 +155,7 @@ cdef inline void free_workspace(Workspace* ws) noexcept nogil:
     PyMem_RawFree(ws.acc_b)
     PyMem_RawFree(ws.l1_budget)
     PyMem_RawFree(ws.l1_applied)
-    PyMem_RawFree(ws.last_j)
+    PyMem_RawFree(ws.level_j)
 
 
 cdef inline void apply_step(EpochConfig* cfg, Workspace* ws, Penalty* pen,

@@ -20,23 +20,23 @@
 # Preconditioned (``cfg.preconditioned``: per-feature step multipliers
 # ``step_scale``, no centring, which would destroy sparsity) the step on
 # feature j is ``eta * step_scale[j]``, and so is its L2 prox: the shrinks
-# differ per feature and the lazy path keeps them per feature instead of in
-# one ``scale`` (``feature_catch_up`` of ``_penalty.pxd``: feature j gets
-# the shrinks it missed as one power of its factor when it is read).  That
-# needs a step fixed for the epoch and no L1 (learning_rate='auto' with at
-# most L2, the only user); the eager path takes any penalty.
+# differ per feature, and the lazy path keeps one scale per level of
+# multipliers (powers of two; ``levels_shrink`` of ``_penalty.pxd``)
+# instead of one for all.  It takes no L1 (learning_rate='auto' with at
+# most L2 is the only user); the eager path takes any penalty and any
+# multipliers.
 
 from skgd._fast._epoch cimport (Counters, EpochConfig, Workspace, after_update,
                                 all_equal, alloc_workspace, apply_step,
                                 averaged_now, epoch_penalty, free_workspace,
                                 step_size, update_average)
 from skgd._fast._loss cimport row_loss_grad
-from skgd._fast._penalty cimport (Penalty, feature_catch_up, feature_fold,
-                                  penalty_catch_up, penalty_feature_steps,
+from skgd._fast._penalty cimport (MAX_LEVELS, Penalty, feature_levels,
+                                  levels_fold, levels_shrink, penalty_catch_up,
                                   penalty_fold, penalty_lazy_step)
+from libc.math cimport ldexp
 from skgd._fast._rows cimport (PREFETCH_DISTANCE, axpy_csr, dot_csr, floating,
                                index_t, prefetch, prefetch_span)
-from skgd._fast._schedule cimport CONSTANT
 
 
 cdef inline void prefetch_csr_row(const floating* vals, const index_t* cols,
@@ -90,17 +90,20 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
     cdef Counters cnt = Counters(t, n_averaged, 0.0, 0.0)
     cdef Workspace ws
     cdef bint scaled = cfg.preconditioned
-    # per-feature lazy L2 (the shrinks of the epoch, counted from its start)
-    cdef bint feature_l2 = scaled and lazy and cfg.l2 > 0.0
-    cdef long long u = 0
+    # lazy and preconditioned: one L2 scale per level of step multipliers
+    cdef bint levelled = scaled and lazy
+    cdef int n_levels = 0, g
+    cdef double scales[MAX_LEVELS]
+    cdef double unit[MAX_LEVELS]    # the step in units of W, per level
+    cdef double* lscale = scales
+    cdef const unsigned char* lev
+    cdef double acc
     cdef const double* ss = NULL
-    cdef double* eta_j
     if scaled:
         if step_scale is None or step_scale.shape[0] != d:
             raise ValueError("a preconditioned epoch needs step_scale of n_features")
-        if lazy and (cfg.l1 > 0.0 or cfg.schedule != CONSTANT):
-            raise ValueError("the lazy preconditioned CSR epoch needs a constant "
-                             "step and no L1 penalty")
+        if levelled and cfg.l1 > 0.0:
+            raise ValueError("the lazy preconditioned CSR epoch takes no L1 penalty")
         if d > 0:
             ss = &step_scale[0]
     if n == 0 or d == 0:
@@ -123,10 +126,15 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
         free_workspace(&ws)
         raise MemoryError()
     pen = epoch_penalty(&cfg, &ws)
-    eta_j = pen.eta_j
-    if scaled and lazy:
-        # the per-feature steps and shrinks of the epoch's constant step
-        penalty_feature_steps(&pen, cfg.eta0, ss, d)
+    lev = ws.level_j
+    if levelled:
+        n_levels = feature_levels(ss, d, ws.level_j)
+        if n_levels < 0:
+            free_workspace(&ws)
+            raise ValueError("the lazy preconditioned CSR epoch needs step_scale "
+                             "of powers of two in [1, 2 ** 62]")
+        for g in range(n_levels):
+            scales[g] = 1.0
     cdef bint uniform
     with nogil:
         uniform = all_equal(sw, sample_weight.shape[0])
@@ -143,14 +151,17 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
                 if lazy and pen.cumulative:
                     for m in range(nnz):
                         penalty_catch_up(&pen, Wp, K, d, cols[row_start + m])
-                elif feature_l2:
-                    for m in range(nnz):
-                        feature_catch_up(Wp, K, d, cols[row_start + m], u, ws.last_j,
-                                         pen.inv_shrink_j)
                 s = sw[0] if uniform else sw[i]
                 for k in range(K):
-                    ws.pred[k] = bp[k] + pen.scale * dot_csr(
-                        vals + row_start, cols + row_start, nnz, Wp + k * d)
+                    if levelled:
+                        acc = 0.0
+                        for m in range(nnz):
+                            j = cols[row_start + m]
+                            acc += vals[row_start + m] * (lscale[lev[j]] * Wp[k * d + j])
+                        ws.pred[k] = bp[k] + acc
+                    else:
+                        ws.pred[k] = bp[k] + pen.scale * dot_csr(
+                            vals + row_start, cols + row_start, nnz, Wp + k * d)
                     if lookahead:
                         ws.pred[k] += cfg.momentum * (vel_b[k] + dot_csr(
                             vals + row_start, cols + row_start, nnz, vel + k * d))
@@ -162,6 +173,8 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
                     ws.grad[r * K + k] *= scale
             # 2. the gradient step
             eta = step_size(&cfg, cnt.t)
+            for g in range(n_levels):
+                unit[g] = eta * ldexp(1.0, g) / scales[g]
             for r in range(nb):
                 i = orderp[start + r]
                 row_start = ptr[i]
@@ -176,11 +189,11 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
                                  ws.acc + k * d)
                         ws.acc_b[k] += c
                         continue
-                    if scaled:
-                        # per-feature steps (the lazy scale stays 1 here)
+                    if levelled:
+                        # per-feature steps, in units of the feature's level
                         for m in range(nnz):
                             j = cols[row_start + m]
-                            Wp[k * d + j] -= eta_j[j] * c * vals[row_start + m]
+                            Wp[k * d + j] -= c * vals[row_start + m] * unit[lev[j]]
                     else:
                         axpy_csr(-eta * c / pen.scale, vals + row_start,
                                  cols + row_start, nnz, Wp + k * d)
@@ -190,15 +203,16 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
             if lazy:
                 # the prox in units of W: threshold eta * l1 / scale, then
                 # the scale shrinks
-                if scaled:
-                    u += 1  # this update's shrinks are owed to every feature
+                if levelled:
+                    if cfg.l2 > 0.0 and levels_shrink(lscale, n_levels, eta, cfg.l2):
+                        levels_fold(Wp, K, d, lev, lscale, n_levels)
                 elif penalty_lazy_step(&pen, eta):
                     penalty_fold(&pen, Wp, K, d)
                 cnt.t += 1
                 if averaging and averaged_now(&cfg, cnt.t):
                     # the true coefficients of this iterate join the average
-                    if feature_l2:
-                        feature_fold(Wp, K, d, u, ws.last_j, pen.inv_shrink_j)
+                    if levelled:
+                        levels_fold(Wp, K, d, lev, lscale, n_levels)
                     else:
                         penalty_fold(&pen, Wp, K, d)
                     cnt.n_averaged += 1
@@ -208,8 +222,8 @@ def epoch_csr(const floating[::1] data, const index_t[::1] indices,
                 apply_step(&cfg, &ws, &pen, eta, Wp, bp, vel, vel_b, ss,
                            ws.scaled_center, K, d)
                 after_update(&cfg, &cnt, Wp, bp, Wa, ba, K, d)
-        if feature_l2:
-            feature_fold(Wp, K, d, u, ws.last_j, pen.inv_shrink_j)
+        if levelled:
+            levels_fold(Wp, K, d, lev, lscale, n_levels)
         elif lazy:
             penalty_fold(&pen, Wp, K, d)
     free_workspace(&ws)
