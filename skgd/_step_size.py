@@ -14,8 +14,9 @@ per-feature penalty of ``w~``), so its optimum is the optimum in the user's
 coordinates.  Gradient steps on ``w~`` written back on ``w`` are steps
 multiplied by ``step_scale_j = 1 / sigma_j^2`` on centred features: this is
 what the kernels receive.  The stochastic kernels never centre sparse input
-(centring would destroy sparsity) and do not rescale it either: its steps
-come from the data's smoothness constant alone.  The batch solver, which
+(centring would destroy sparsity); mini-batches scale its steps per feature
+by the feature's frequency instead (``skgd._sgd.frequency_preconditioner``),
+sgd not at all.  The batch solver, which
 only maps coefficients and gradients, standardises sparse input as well
 (``batch_preconditioner``).
 
