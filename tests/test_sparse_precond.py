@@ -20,7 +20,7 @@ from test_sgd_defaults import weighted_mean
 
 from skgd import GDClassifier
 from skgd._fast._stochastic_csr import epoch_csr
-from skgd._sgd import frequency_preconditioner
+from skgd._sgd import FrequencyPreconditioner, frequency_preconditioner
 from skgd._step_size import batch_lipschitz, stochastic_lipschitz
 
 LAZY_CASES = [
@@ -221,3 +221,41 @@ def test_minibatch_defaults_reach_the_optimum_on_rare_features():
     est.fit(X, y)
     assert est.n_iter_ < est.max_iter
     assert (value(est.coef_, est.intercept_) - best) / best <= 1e-2
+
+
+def test_partial_fit_pools_the_frequencies_of_its_chunks():
+    X, y = rare_feature_data(n=600, d=200)
+    est = GDClassifier(random_state=0)  # partial_fit: solver 'minibatch'
+    est.partial_fit(X[:300], y[:300], classes=[0, 1])
+    precond = est._solver_state.precond
+    assert isinstance(precond, FrequencyPreconditioner)
+    first = frequency_preconditioner(X[:300], np.ones(300), est.batch_size)
+    np.testing.assert_array_equal(precond.freq, first.freq)
+    est.partial_fit(X[300:], y[300:])
+    # 300 rows of history (fewer than the 700 the new rows lack of 1000)
+    pooled = (first.freq + frequency_preconditioner(
+        X[300:], np.ones(300), est.batch_size).freq) / 2
+    np.testing.assert_allclose(est._solver_state.precond.freq, pooled, rtol=1e-12)
+    assert est._solver_state.precond.rows == 600
+    # a long history is discounted to the 995 rows 5 new ones lack of 1000
+    running = FrequencyPreconditioner(5000.0, pooled.copy(), 64)
+    running.update(X[:5], np.ones(5))
+    single = frequency_preconditioner(X[:5], np.ones(5), 64).freq
+    np.testing.assert_allclose(running.freq, pooled + 5 / 1000 * (single - pooled),
+                               rtol=1e-12)
+    assert running.rows == 1000
+    levels = np.rint(-np.log2(np.clip(running.freq, 1 / 64, 1)))
+    np.testing.assert_array_equal(running.step_scale, 2.0**levels)
+
+
+def test_partial_fit_switching_between_dense_and_sparse_chunks():
+    # a dense chunk's standardising preconditioner is not applied to CSR
+    # rows (no centring there), and the frequencies of a sparse chunk are a
+    # valid uncentred scaling of dense rows (chunks of 1000 rows of 3000
+    # features: the lazy CSR path, average_every 3)
+    X, y = rare_feature_data(n=2000, d=3000)
+    for first, second in ((X[:1000].toarray(), X[1000:]), (X[:1000], X[1000:].toarray())):
+        est = GDClassifier(random_state=0)
+        est.partial_fit(first, y[:1000], classes=[0, 1])
+        est.partial_fit(second, y[1000:])
+        assert np.all(np.isfinite(est.coef_))
