@@ -14,8 +14,9 @@ per-feature penalty of ``w~``), so its optimum is the optimum in the user's
 coordinates.  Gradient steps on ``w~`` written back on ``w`` are steps
 multiplied by ``step_scale_j = 1 / sigma_j^2`` on centred features: this is
 what the kernels receive.  The stochastic kernels never centre sparse input
-(centring would destroy sparsity) and do not rescale it either: its steps
-come from the data's smoothness constant alone.  The batch solver, which
+(centring would destroy sparsity); mini-batches scale its steps per feature
+by the feature's frequency instead (``skgd._sgd.frequency_preconditioner``),
+sgd not at all.  The batch solver, which
 only maps coefficients and gradients, standardises sparse input as well
 (``batch_preconditioner``).
 
@@ -31,6 +32,7 @@ from ._fast._utils import (
     column_moments_csr,
     column_moments_dense,
     row_sq_norms_csr,
+    row_sq_norms_csr_scaled,
     row_sq_norms_dense,
 )
 from ._losses import LOSSES
@@ -377,7 +379,11 @@ def _usable_constant(value):
 def _row_bounds(X, sample_weight, precond, fit_intercept):
     """Weighted squared row norms in standardised coordinates (+ intercept)."""
     norms = np.empty(X.shape[0])
-    if sp.issparse(X):
+    if sp.issparse(X) and precond.active:
+        # per-feature scaling without centring (the stochastic solvers'
+        # sparse preconditioner, skgd._sgd.frequency_preconditioner)
+        row_sq_norms_csr_scaled(X.data, X.indices, X.indptr, precond.step_scale, norms)
+    elif sp.issparse(X):
         row_sq_norms_csr(X.data, X.indptr, norms)
     else:
         row_sq_norms_dense(X, precond.step_scale, precond.center, norms)

@@ -31,7 +31,7 @@ ctypedef struct EpochConfig:
     long long average_every  # the average takes every this-many-th iterate (>= 1)
     double average_power   # the m-th iterate averaged has weight ~ m ** power
     double weight_scale    # 1 / mean sample weight of the training set
-    bint preconditioned    # dense only: use step_scale and center
+    bint preconditioned    # use step_scale (dense: and center; CSR: no centring)
     double center_sq       # sum_j step_scale_j * center_j ** 2
 
 
@@ -45,6 +45,7 @@ ctypedef struct Workspace:
     double* inv_shrink_j   # (d,) their L2 shrinks
     double* l1_budget      # (d,) cumulative L1: thresholds accrued, u_j
     double* l1_applied     # (K, d) cumulative L1: shrinkage applied, q (l1 > 0)
+    unsigned char* level_j # (d,) log2 of the step multipliers (lazy CSR)
 
 
 ctypedef struct Counters:
@@ -134,9 +135,10 @@ cdef inline int alloc_workspace(Workspace* ws, Py_ssize_t B, Py_ssize_t K,
     ws.inv_shrink_j = <double*> PyMem_RawCalloc(d, sizeof(double))
     ws.acc = <double*> PyMem_RawCalloc(K * d, sizeof(double))
     ws.acc_b = <double*> PyMem_RawCalloc(K, sizeof(double))
+    ws.level_j = <unsigned char*> PyMem_RawCalloc(d, sizeof(unsigned char))
     if (ws.grad == NULL or ws.pred == NULL or ws.scaled_center == NULL
             or ws.acc == NULL or ws.acc_b == NULL or ws.l1_budget == NULL
-            or ws.eta_j == NULL or ws.inv_shrink_j == NULL):
+            or ws.eta_j == NULL or ws.inv_shrink_j == NULL or ws.level_j == NULL):
         return -1
     if with_l1 and ws.l1_applied == NULL:
         return -1
@@ -153,6 +155,7 @@ cdef inline void free_workspace(Workspace* ws) noexcept nogil:
     PyMem_RawFree(ws.acc_b)
     PyMem_RawFree(ws.l1_budget)
     PyMem_RawFree(ws.l1_applied)
+    PyMem_RawFree(ws.level_j)
 
 
 cdef inline void apply_step(EpochConfig* cfg, Workspace* ws, Penalty* pen,

@@ -119,6 +119,45 @@ def row_sq_norms_csr(const floating[::1] data, const index_t[::1] indptr,
             out[i] = acc
 
 
+
+def row_sq_norms_csr_scaled(const floating[::1] data, const index_t[::1] indices,
+                            const index_t[::1] indptr, const double[::1] step_scale,
+                            double[::1] out):
+    """out_i = sum_j step_scale_j x_ij ** 2: squared norms of the rows in the
+    coordinates of a per-feature preconditioner (no centring)."""
+    cdef Py_ssize_t n = indptr.shape[0] - 1, i, m
+    cdef double acc
+    with nogil:
+        for i in range(n):
+            acc = 0.0
+            for m in range(indptr[i], indptr[i + 1]):
+                acc += step_scale[indices[m]] * data[m] * data[m]
+            out[i] = acc
+
+
+def column_frequency_csr(const floating[::1] data, const index_t[::1] indices,
+                         const index_t[::1] indptr, const double[::1] sample_weight,
+                         double[::1] out):
+    """out_j = weighted fraction of the rows that store a non-zero in column j.
+
+    ``sum_i s_i [x_ij != 0] / sum_i s_i``, in one pass over the stored
+    values, without a copy of them (explicit zeros are not counted).
+    """
+    cdef Py_ssize_t n = indptr.shape[0] - 1, d = out.shape[0], i, m, j
+    cdef double total = 0.0, s
+    with nogil:
+        for j in range(d):
+            out[j] = 0.0
+        for i in range(n):
+            s = sample_weight[i]
+            total += s
+            for m in range(indptr[i], indptr[i + 1]):
+                if data[m] != 0:
+                    out[indices[m]] += s
+        if total > 0.0:
+            for j in range(d):
+                out[j] /= total
+
 # ---- random visiting order -----------------------------------------------------
 # numpy's RandomState.permutation draws each swap index through the legacy
 # bounded-integer path (~15 ns a row: 3 ms of a 35 ms SGD epoch on 200,000
