@@ -317,8 +317,9 @@ def batch_preconditioner(X, sample_weight, fit_intercept, whiten=False):
     coefficients to the user's coordinates before each fused pass over X and
     the gradient back by the chain rule, so centring costs nothing and keeps
     CSR input sparse.  Sparse input is therefore standardised as well (the
-    stochastic kernels, which step on rows, cannot centre it and leave it as
-    it is), which makes the batch solver's iteration count independent of
+    stochastic kernels, which step on rows, cannot centre it: mini-batches
+    only scale its steps by feature frequency), which makes the batch
+    solver's iteration count independent of
     the feature scales for both formats.  With ``whiten`` (no L1 penalty),
     dense input with at most ``WHITENING_MAX_FEATURES`` features is whitened
     (:class:`WhiteningPreconditioner`), which also removes the correlations.
