@@ -22,6 +22,7 @@ from ._step_size import (
     loss_curvature,
     whitened_rounding,
 )
+from ._threads import single_threaded_blas
 from ._working_set import solve_working_set, working_set_applies
 
 
@@ -41,8 +42,14 @@ def solve_batch(problem, state, options):
     within a relative objective gap of ``tol * 1e-6``.  A non-smooth loss
     takes subgradient steps ``1 / (L sqrt(k))``.  Explicit schedules run the
     textbook update on the raw features, with heavy-ball or Nesterov
-    momentum if asked.
+    momentum if asked.  BLAS runs on one thread meanwhile: its few large
+    products are split over Python threads instead (:mod:`skgd._threads`).
     """
+    with single_threaded_blas():
+        return _solve_batch(problem, state, options)
+
+
+def _solve_batch(problem, state, options):
     if working_set_applies(problem, options):
         try:
             moments = LeastSquaresMoments(problem)

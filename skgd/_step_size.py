@@ -36,6 +36,7 @@ from ._fast._utils import (
     row_sq_norms_dense,
 )
 from ._losses import LOSSES
+from ._threads import sum_over_row_parts
 
 # Rows of history the running moments of partial_fit describe (see
 # RunningPreconditioner).
@@ -208,10 +209,15 @@ def centred_gram(X, sample_weight, fit_intercept, mean=None):
     """
     n, d = X.shape
     weights = sample_weight / sample_weight.sum()
+    # dense rows: chunks of ~2 MB, summed by parts of rows (skgd._threads)
+    rows = max(64, _COVARIANCE_CHUNK_BYTES // (8 * max(d, 1)))
     if not fit_intercept:
         mean = np.zeros(d)
-    elif mean is None:
+    elif mean is None and sp.issparse(X):
         mean = np.asarray(X.T @ weights, dtype=np.float64).ravel()
+    elif mean is None:
+        mean = sum_over_row_parts(n, rows, lambda lo, hi: np.asarray(
+            X[lo:hi].T @ weights[lo:hi], dtype=np.float64))
     if not np.all(np.isfinite(mean)):
         return None, None
     if sp.issparse(X):
@@ -233,13 +239,18 @@ def centred_gram(X, sample_weight, fit_intercept, mean=None):
         if np.any(np.diag(cov) < 1e-6 * second_moment):
             return None, None
     else:
-        rows = max(64, _COVARIANCE_CHUNK_BYTES // (8 * max(d, 1)))
-        cov = np.zeros((d, d))
         root = np.sqrt(weights)
-        for start in range(0, n, rows):
-            chunk = np.asarray(X[start:start + rows], dtype=np.float64) - mean
-            chunk *= root[start:start + chunk.shape[0], None]
-            cov += chunk.T @ chunk
+
+        def part(lo, hi):
+            acc = np.zeros((d, d))
+            for start in range(lo, hi, rows):
+                stop = min(start + rows, hi)
+                chunk = np.asarray(X[start:stop], dtype=np.float64) - mean
+                chunk *= root[start:stop, None]
+                acc += chunk.T @ chunk
+            return acc
+
+        cov = sum_over_row_parts(n, rows, part)
         cov = 0.5 * (cov + cov.T)  # exactly symmetric
     if not np.all(np.isfinite(cov)):
         return None, None

@@ -36,6 +36,7 @@ import numpy as np
 from ._gram import gram_applies
 from ._solver_common import _OBJECTIVE_RTOL, GapRule, _EpochLoop
 from ._step_size import _COVARIANCE_CHUNK_BYTES
+from ._threads import sum_over_row_parts
 
 # Below this many features the whole d x d Gram matrix costs about as much
 # as the columns of a working set, and the plain Gram iterations are used.
@@ -86,14 +87,19 @@ class GramColumns:
             return
         X, weights, mean = self.X, self.weights, self.mean
         n, d = X.shape
-        block = np.zeros((d, new.size))
         rows = max(64, _COVARIANCE_CHUNK_BYTES // (8 * max(d, 1)))
-        for start in range(0, n, rows):
-            # both sides centred in double: no cancellation on columns
-            # whose mean dwarfs their spread
-            chunk = np.asarray(X[start:start + rows], dtype=np.float64) - mean
-            right = chunk[:, new] * weights[start:start + chunk.shape[0], None]
-            block += chunk.T @ right
+
+        def part(lo, hi):
+            acc = np.zeros((d, new.size))
+            for start in range(lo, hi, rows):
+                stop = min(start + rows, hi)
+                # both sides centred in double: no cancellation on columns
+                # whose mean dwarfs their spread
+                chunk = np.asarray(X[start:stop], dtype=np.float64) - mean
+                acc += chunk.T @ (chunk[:, new] * weights[start:stop, None])
+            return acc
+
+        block = sum_over_row_parts(n, rows, part)
         if not np.all(np.isfinite(block)):
             raise FloatingPointError("Gram columns not finite")
         self.position[new] = self.features.size + np.arange(new.size)
