@@ -18,12 +18,20 @@ Other threads of the process also see one BLAS thread while a batch fit
 runs; the limit is lifted when it returns.
 """
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 from ._fast._gradient import max_threads
 
 _controller = None
+# Fits running at the same time (threads of one process) share one limit:
+# the first to start sets it, the last to end restores the user's setting.
+# Nested scopes, one per fit, would restore in the wrong order when two
+# fits overlap, and leave BLAS on one thread for good.
+_lock = threading.Lock()
+_active = 0
+_limiter = None
 
 # A product over rows is split into at most this many parts of at least
 # _MIN_PART_CHUNKS chunks each.
@@ -34,14 +42,24 @@ _MIN_PART_CHUNKS = 4
 @contextmanager
 def single_threaded_blas():
     """Within the block, BLAS libraries use one thread (restored after)."""
-    global _controller
-    if _controller is None:
-        # inspecting the loaded libraries takes ~15 ms: done once
-        from threadpoolctl import ThreadpoolController
+    global _controller, _active, _limiter
+    with _lock:
+        if _active == 0:
+            if _controller is None:
+                # inspecting the loaded libraries takes ~15 ms: done once
+                from threadpoolctl import ThreadpoolController
 
-        _controller = ThreadpoolController()
-    with _controller.limit(limits=1, user_api="blas"):
+                _controller = ThreadpoolController()
+            _limiter = _controller.limit(limits=1, user_api="blas")
+        _active += 1
+    try:
         yield
+    finally:
+        with _lock:
+            _active -= 1
+            if _active == 0:
+                _limiter.restore_original_limits()
+                _limiter = None
 
 
 def row_parts(n_rows, chunk_rows):

@@ -57,3 +57,22 @@ def test_covariance_by_parts_is_the_same_on_any_number_of_threads(monkeypatch, d
     expected = (Xd - mean).T @ ((Xd - mean) * w[:, None])
     np.testing.assert_allclose(results[0][1], mean, rtol=1e-12)
     np.testing.assert_allclose(results[0][0], expected, rtol=1e-10, atol=1e-12 * np.abs(expected).max())
+
+
+def test_overlapping_fits_restore_the_blas_threads_when_the_last_one_ends():
+    # two fits in two threads: the first to end must not lift the limit
+    # under the other, nor the last leave it on
+    if not _blas_threads():
+        pytest.skip("numpy is not linked to a BLAS threadpoolctl can control")
+    from contextlib import ExitStack
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        first, second = ExitStack(), ExitStack()
+        first.enter_context(threads.single_threaded_blas())
+        second.enter_context(threads.single_threaded_blas())
+        first.close()  # ends before the other: not in nesting order
+        during = _blas_threads()
+        second.close()
+        after = _blas_threads()
+    assert during == [1] * len(during)
+    assert after == [2] * len(after)
