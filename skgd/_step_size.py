@@ -187,12 +187,13 @@ WHITENING_MAX_FEATURES = 512
 # Eigenvalues below this fraction of the largest are directions X does not
 # span (collinear or constant columns): they are kept, with a floored scale.
 _EIGENVALUE_FLOOR = 1e-12
-# Rows per chunk of the covariance: ~2 MB of float64, a BLAS-3 call each.
-# The peak of a default batch fit holds two chunks (bench.py's memory row:
-# 0.103 x X.nbytes at 4 MB, 0.077 at 2 MB); 2 MB builds the 200,000 x 100
-# Gram matrix as fast as 4 MB (71 vs 78 ms) and the 50,000 x 500 one within
-# 4% (245 vs 236 ms).
-_COVARIANCE_CHUNK_BYTES = 1 << 21
+# Rows per chunk of the covariance: ~1 MB of float64, a BLAS-3 call each.
+# The peak of a default batch fit holds two chunks per thread that sums
+# row parts (skgd._threads; bench.py's memory row on 2 threads: 0.101 x
+# X.nbytes at 2 MB, over its goal of 0.1); with one-thread BLAS on two
+# Python threads 1 MB builds the 200,000 x 100 Gram matrix faster than 2 MB
+# (58 vs 80 ms) and the 50,000 x 500 one too (215 vs 231 ms).
+_COVARIANCE_CHUNK_BYTES = 1 << 20
 
 
 def centred_gram(X, sample_weight, fit_intercept, mean=None):
