@@ -32,7 +32,6 @@ from ._fast._utils import (
     column_moments_csr,
     column_moments_dense,
     row_sq_norms_csr,
-    row_sq_norms_csr_scaled,
     row_sq_norms_dense,
 )
 from ._losses import LOSSES
@@ -395,9 +394,9 @@ def _row_bounds(X, sample_weight, precond, fit_intercept):
     if sp.issparse(X) and precond.active:
         # per-feature scaling without centring (the stochastic solvers'
         # sparse preconditioner, skgd._sgd.frequency_preconditioner)
-        row_sq_norms_csr_scaled(X.data, X.indices, X.indptr, precond.step_scale, norms)
+        row_sq_norms_csr(X.data, X.indices, X.indptr, norms, precond.step_scale)
     elif sp.issparse(X):
-        row_sq_norms_csr(X.data, X.indptr, norms)
+        row_sq_norms_csr(X.data, X.indices, X.indptr, norms)
     else:
         row_sq_norms_dense(X, precond.step_scale, precond.center, norms)
     relative_weight = sample_weight / sample_weight.mean()
