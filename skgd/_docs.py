@@ -112,8 +112,8 @@ _SOLVER_PARAMS = Template("""
         scikit-learn's Lasso and LogisticRegression reach 1e-10 to 1e-9 at
         theirs); on the other smooth losses when the norm of its
         proximal-gradient step has fallen below ``tol`` times its first
-        value. ``'saga'`` stops when its duality gap certifies a relative
-        objective gap of ``tol ** 2`` (1e-6 at the default). ``'sgd'`` and
+        value. ``'saga'`` and ``'dual_cd'`` stop on the batch solver's rule: a
+        duality gap certifying ``tol * 1e-6``. ``'sgd'`` and
         ``'minibatch'`` with ``learning_rate='auto'`` (and no ``average``)
         stop when the decrease of their averaged model's exact objective
         over the last ``n = n_iter_no_change`` epochs, times ``k / n``

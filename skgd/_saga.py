@@ -22,6 +22,7 @@ from ._solver_common import (
     _divergence_guarded,
     _EpochLoop,
     _initialise_intercept,
+    certified_gap_target,
 )
 from ._step_size import Preconditioner, _row_bounds, loss_curvature
 
@@ -42,12 +43,9 @@ MAX_CHECK_INTERVAL = 10
 
 
 def gap_target(tol):
-    """The relative duality gap at which a fit stops, for the ``tol`` given.
-
-    ``tol`` is the relative tolerance of the batch solver's optimality
-    measure (a gradient norm); the objective gap is quadratic in it.
-    """
-    return None if tol is None else max(tol * tol, GAP_FLOOR)
+    """The relative duality gap at which a fit stops: ``tol * 1e-6``, as for
+    every certified solver (:func:`skgd._solver_common.certified_gap_target`)."""
+    return certified_gap_target(tol, GAP_FLOOR)
 
 
 class GapRule(OptimalityRule):
@@ -192,7 +190,7 @@ def solve_saga(problem, state, options):
     to it, sublinearly, without strong convexity).  The step is
     ``1 / (3 L_max)`` in standardised coordinates (dense input).  The fit
     stops when the relative duality gap of :mod:`skgd._duality` is at most
-    ``tol ** 2`` (:func:`gap_target`); without a penalty, where no gap
+    ``tol * 1e-6`` (:func:`gap_target`); without a penalty, where no gap
     exists, when the norm of the full gradient has fallen below ``tol``
     times its initial value, as the batch solver.  The explicit learning-rate
     schedules, momentum, averaging and ``batch_size`` do not apply.

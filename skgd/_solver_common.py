@@ -300,15 +300,20 @@ class OptimalityRule:
         pass
 
 
-# The batch solver's certified rule stops at a relative duality gap of
-# ``tol * GAP_PER_TOL``: the default tol=1e-3 certifies 1e-9, at least the
-# precision scikit-learn's exact solvers reach at their defaults (Lasso and
-# LogisticRegression(lbfgs): 1e-10 to 1e-9 on the problems of
-# benchmarks/time_to_solution.py).
+# Every solver with a duality gap (batch, saga, dual_cd) stops at a relative
+# gap of ``tol * GAP_PER_TOL`` (:func:`certified_gap_target`): the default
+# tol=1e-3 certifies 1e-9, at least the precision scikit-learn's exact
+# solvers reach at their defaults (Lasso and LogisticRegression(lbfgs): 1e-10
+# to 1e-9 on the problems of benchmarks/time_to_solution.py).
 GAP_PER_TOL = 1e-6
 # Below this relative gap the rounding of the objective and of the dual
 # value (sums over the rows in double) hides any further progress.
 ROUNDING_GAP = 1e-13
+
+
+def certified_gap_target(tol, floor=ROUNDING_GAP):
+    """The relative duality gap at which a certified fit stops (None: never)."""
+    return None if tol is None else max(tol * GAP_PER_TOL, floor)
 # ... or when the gap has stopped shrinking for this many iterations, once
 # it is below STALLED_GAP (rounding-dominated, ill-conditioned data).
 _STALL_ITERATIONS = 50
@@ -339,7 +344,7 @@ class GapRule:
     @property
     def target(self):
         """The relative gap that stops the fit."""
-        return max((self.tol if self.tol is not None else 0.0) * GAP_PER_TOL, ROUNDING_GAP)
+        return certified_gap_target(self.tol if self.tol is not None else 0.0)
 
     def relative_gap(self, primal, dual):
         if self.scale is None:

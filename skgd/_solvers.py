@@ -14,13 +14,12 @@ relative objective gap, at most ``tol * 1e-6`` (:class:`GapRule`; 1e-9 at the
 default ``tol=1e-3``, at least the precision of scikit-learn's exact solvers
 at their defaults); where no gap is available, when the proximal-gradient
 norm has fallen below ``tol`` times its first value (:class:`OptimalityRule`).
-The variance-reduced ``saga`` stops when its relative duality gap
-(``skgd._duality``) is at most ``tol ** 2`` (``skgd._saga.gap_target``; 1e-6
-at the default: its gap bound stalls near 1e-9).  The dual coordinate
-ascent ``dual_cd`` (hinge and epsilon-insensitive losses with an L2 part in
-the penalty, :mod:`skgd._dual_cd`) stops when its relative duality gap is at
-most ``tol * 1e-3`` (``skgd._dual_cd.gap_target``; 1e-6 at the default),
-which bounds the relative objective gap.  The plain stochastic
+The variance-reduced ``saga`` (its gap: ``skgd._duality``) and the dual
+coordinate ascent ``dual_cd`` (hinge and epsilon-insensitive losses with an
+L2 part in the penalty, :mod:`skgd._dual_cd`) stop on the same rule: a
+relative duality gap of at most ``tol * 1e-6``
+(``skgd._solver_common.certified_gap_target``), which bounds the relative
+objective gap.  The plain stochastic
 solvers (and the batch solver on a non-smooth loss) stop when the objective
 decreased by less than ``tol`` per epoch, relative to its value, over the
 last ``n_iter_no_change`` epochs (:class:`StoppingRule`).  With early

@@ -23,6 +23,7 @@ from skgd._fast._dual_cd import dual_cd_sweep_csr, dual_cd_sweep_dense
 from sklearn.datasets import make_classification, make_regression
 from sklearn.svm import LinearSVC, LinearSVR
 
+import skgd._smoothed_newton as smoothed_newton
 from skgd import GDClassifier, GDRegressor
 from skgd._dual_cd import gap_target
 
@@ -71,10 +72,19 @@ def _svc(X, y, alpha, sw=None):
                          random_state=0).fit(X, y, sample_weight=sw)
 
 
+@pytest.fixture(params=["newton", "ascent_only"])
+def phases(request, monkeypatch):
+    """Fit with the smoothed-Newton phase (the default when n >= d <= 512, L2)
+    or with coordinate ascent alone (what runs beyond 512 features)."""
+    if request.param == "ascent_only":
+        monkeypatch.setattr(smoothed_newton, "MAX_FEATURES", 0)
+    return request.param
+
+
 # ---- the fixed point is liblinear's (no intercept) ------------------------------------
 @pytest.mark.parametrize("n_classes", [2, 3])
 @pytest.mark.parametrize("layout", ["dense", "csr"])
-def test_hinge_fixed_point_equals_linear_svc(n_classes, layout):
+def test_hinge_fixed_point_equals_linear_svc(n_classes, layout, phases):
     X, y = _classification(n_classes=n_classes)
     alpha = 0.1  # C = 0.05: liblinear converges (at C = 0.5 it stopped 1e-4 short)
     Xf = sp.csr_matrix(X) if layout == "csr" else X
@@ -86,7 +96,7 @@ def test_hinge_fixed_point_equals_linear_svc(n_classes, layout):
     assert abs(_gap(ours, theirs)) <= 1e-6
 
 
-def test_dense_equals_csr_and_float32_close_to_float64():
+def test_dense_equals_csr_and_float32_close_to_float64(phases):
     X, y = _classification(n_classes=3)
     params = dict(loss="hinge", alpha=1e-2, tol=1e-9, max_iter=5000, random_state=0)
     dense = GDClassifier(**params).fit(X, y)
@@ -102,7 +112,7 @@ def test_dense_equals_csr_and_float32_close_to_float64():
     assert abs(_gap(f32, f64)) <= 1e-6
 
 
-def test_sample_weights_equal_linear_svc_weights():
+def test_sample_weights_equal_linear_svc_weights(phases):
     X, y = _classification()
     sw = np.random.RandomState(0).uniform(0.2, 3.0, size=len(y))
     alpha = 0.1
@@ -114,7 +124,7 @@ def test_sample_weights_equal_linear_svc_weights():
 
 
 @pytest.mark.parametrize("n_outputs", [1, 2])
-def test_epsilon_insensitive_fixed_point_equals_linear_svr(n_outputs):
+def test_epsilon_insensitive_fixed_point_equals_linear_svr(n_outputs, phases):
     X, y = make_regression(200, 5, n_targets=n_outputs, noise=5.0, random_state=0)
     alpha, epsilon = 1e-2, 1.0
     reg = GDRegressor(loss="epsilon_insensitive", epsilon=epsilon, alpha=alpha,
@@ -178,7 +188,7 @@ def _qp_reference(X, y, loss, l1, l2, epsilon=0.0):
 
 
 @pytest.mark.parametrize("l1_ratio", [0.0, 0.5])
-def test_hinge_with_intercept_equals_exact_qp(l1_ratio):
+def test_hinge_with_intercept_equals_exact_qp(l1_ratio, phases):
     X, y = _classification(n=40, d=3, seed=3)
     X[:, 0] += 2.0  # an intercept far from zero
     alpha = 0.05
@@ -195,7 +205,7 @@ def test_hinge_with_intercept_equals_exact_qp(l1_ratio):
     np.testing.assert_allclose(clf.intercept_[0], b, atol=1e-3)
 
 
-def test_epsilon_insensitive_with_intercept_equals_exact_qp():
+def test_epsilon_insensitive_with_intercept_equals_exact_qp(phases):
     X, y = make_regression(40, 3, noise=3.0, random_state=1)
     y = y + 25.0  # an intercept far from zero
     alpha, epsilon = 0.05, 0.5
@@ -230,6 +240,27 @@ def test_default_fit_certifies_the_gap_target():
     assert len(clf.loss_curve_) == clf.n_iter_
 
 
+def test_wide_box_reaches_the_exact_optimum_where_ascent_alone_stalls(phases):
+    # alpha = 1e-4 on 300 rows (C = 33): coordinate ascent alone ended at
+    # max_iter=1000 with a gap of 3e-4 (liblinear is as slow); the smoothed
+    # Newton phase and its active-set step certify the default target in ~30
+    X, y = _classification(n=300, d=5, seed=1)
+    alpha = 1e-4
+    ys = _signs(y, 1)
+    w, b = _qp_reference(X, ys, "hinge", 0.0, alpha)
+    exact = objective(X, ys[:, None], w[None], np.array([b]), np.ones(len(y)), "hinge",
+                      0.0, alpha)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = GDClassifier(loss="hinge", alpha=alpha, random_state=0).fit(X, y)
+    gap = _gap(_hinge_objective(X, y, clf, alpha), exact)
+    if phases == "newton":
+        assert clf.n_iter_ <= 100
+        assert abs(gap) <= 1e-6
+    else:
+        assert clf.n_iter_ == clf.max_iter and gap > 1e-5
+
+
 def test_auto_dispatch():
     X, y = _classification()
     assert GDClassifier(loss="hinge", max_iter=3).fit(X, y).solver_ == "dual_cd"
@@ -257,14 +288,16 @@ def test_explicit_dual_cd_rejects_what_it_cannot_solve(params, match):
         GDClassifier(solver="dual_cd", **params).fit(X, y)
 
 
-def test_warm_start_continues_from_the_model():
+def test_warm_start_continues_from_the_model(phases):
     X, y = _classification(n=400, d=8)
     params = dict(loss="hinge", alpha=1e-3, tol=1e-6, max_iter=5000, random_state=0)
     cold = GDClassifier(**params).fit(X, y)
     warm = GDClassifier(warm_start=True, **params).fit(X, y)
     first = warm.n_iter_
     warm.fit(X, y)
-    assert warm.n_iter_ < first
+    # the rows on the margin of the model are the free set of the exact
+    # active-set step: the optimum is certified at once
+    assert warm.n_iter_ == 1 < first
     assert abs(_gap(warm.loss_curve_[-1], cold.loss_curve_[-1])) <= 1e-8
 
 

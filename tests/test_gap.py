@@ -211,6 +211,21 @@ def test_default_fit_is_certified_to_the_default_gap(Estimator):
     assert gap <= 1e-3 * GAP_PER_TOL
 
 
+@pytest.mark.parametrize("solver", ["batch", "saga"])
+@pytest.mark.parametrize("tol", [1e-1, 1e-3])
+def test_tol_is_one_certified_gap_for_every_certified_solver(solver, tol):
+    # batch, saga and dual_cd (tests/test_dual_cd.py) all stop at a relative
+    # gap of tol * 1e-6; saga stopped at tol ** 2 before (1e-2 at tol=0.1,
+    # where this fit ended at a true gap of 1.1e-4)
+    X, y = regression_data(n=2000, d=30, seed=1)
+    est = GDRidge(alpha=10.0, solver=solver, tol=tol, random_state=0).fit(X, y)
+    ref = sklearn_regressor(GDRidge, 10.0).fit(X, y)
+    sw = np.ones(len(y))
+    gap = relative_gap(regression_objective(est, est, X, y, sw),
+                       regression_objective(est, ref, X, y, sw))
+    assert gap <= tol * GAP_PER_TOL
+
+
 @pytest.mark.parametrize("Estimator", [*REGRESSORS, GDClassifier])
 def test_dense_and_csr_default_fits_agree_to_1e6(Estimator):
     if Estimator is GDClassifier:
