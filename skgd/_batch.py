@@ -16,6 +16,7 @@ from ._solver_common import (
     _initialise_intercept,
 )
 from ._step_size import (
+    OutputCentring,
     Preconditioner,
     WhiteningPreconditioner,
     _usable_constant,
@@ -139,11 +140,16 @@ def _solve_batch_accelerated(problem, state, options):
         x_b = oracle.y_mean.copy()
     if state.extrapolated is not None and state.extrapolated[0].shape == x_w.shape:
         # partial_fit continues the sequences (the model returned is the best
-        # point evaluated, which need not be the iterate x)
+        # point evaluated, which need not be the iterate x), in the
+        # coordinates they were left in
+        if state.output_centring is not None:
+            precond = OutputCentring(precond, *state.output_centring)
+            x_w, x_b = precond.to_standardised(state.W, state.b)
         y_w, y_b, theta = state.extrapolated[:3]
         if len(state.extrapolated) == 5:
             x_w, x_b = state.extrapolated[3:]
     else:
+        state.output_centring = None
         y_w, y_b, theta = x_w.copy(), x_b.copy(), 1.0
     rule = GapRule(options.tol) if certificate is not None else None
     # The step: 1 / L with L the global bound state.lipschitz, or, for the
@@ -157,6 +163,8 @@ def _solve_batch_accelerated(problem, state, options):
     lower = -math.inf  # the best dual value: a lower bound of the optimum
     step_norm = None  # proximal-gradient norm of the last step
     rejections = 0
+    recentre_due = (not gram and _recentring_applies(problem)
+                    and state.output_centring is None)
     for it in range(options.max_iter + 1):
         W_y, b_y = precond.to_original(y_w, y_b)
         if gram:
@@ -170,6 +178,25 @@ def _solve_batch_accelerated(problem, state, options):
             primal = objective if best is None else min(objective, best[2])
             lower = max(lower, certificate.dual(W_y, b_y, G, Gb, data, per_sample,
                                                 primal, rule.target))
+        # Counted over partial_fit's calls too, and never at a call's last
+        # evaluation (the next call evaluates that point again, in the new
+        # coordinates, rounded): a stream of calls takes the steps of one
+        # fit.  At an improving point, whose gradient becomes the best one's.
+        if recentre_due and state.t + it >= _RECENTRE_ITERATION and it < options.max_iter \
+                and (best is None or objective <= best[2]):
+            recentre_due = False
+            recentred = _recentre(problem, state, precond, W_y, b_y, oracle.per_sample)
+            if recentred is not None:
+                # the secant to this point in the old coordinates first (a
+                # stream of partial_fit calls measured it in the call before)
+                curvature.accept(y_w, y_b, *precond.gradient_to_standardised(G, Gb))
+                x_w, x_b = recentred.to_standardised(*precond.to_original(x_w, x_b))
+                y_w, y_b = recentred.to_standardised(W_y, b_y)
+                precond = recentred
+                state.output_centring = (recentred.centers, recentred.intercept_sum)
+                best = None  # replaced below by y, in the new coordinates
+                curvature.previous = None
+                curvature.bound = state.lipschitz
         g_w, g_b = precond.gradient_to_standardised(G, Gb)
         # The gradient and the objective are taken at the same point y:
         # the certificate needs both there.  A point worse than the best
@@ -202,6 +229,8 @@ def _solve_batch_accelerated(problem, state, options):
         step = 1.0 / curvature.value
         new_w = penalty.prox(y_w - step * g_w, step)
         new_b = y_b - step * g_b if problem.fit_intercept and not gram else y_b
+        if problem.loss == "multinomial" and isinstance(precond, OutputCentring):
+            new_w, new_b = precond.remove_softmax_gauge(new_w, new_b)
         step_norm = math.sqrt(np.sum((y_w - new_w) ** 2) + np.sum((y_b - new_b) ** 2)) / step
         # Gradient-based adaptive restart: drop the momentum when the step
         # points against the direction of the last move.
@@ -215,6 +244,37 @@ def _solve_batch_accelerated(problem, state, options):
     state.extrapolated = (y_w, y_b, theta, x_w, x_b)
     state.t += loop.result.n_iter
     return loop.result
+
+
+# The iteration at which the logistic losses re-centre their intercepts at
+# the curvature-weighted means (OutputCentring): by then the probabilities
+# are those of the optimum to within a few percent.  Measured on the
+# 10-class problem: centres from iteration 2 gave a Hessian condition
+# number of 4.9, from 4 on 3.98 (3.95 at the optimum; 13.4 unweighted).
+_RECENTRE_ITERATION = 3
+
+
+def _recentring_applies(problem):
+    """The multinomial loss with an intercept and no L1 part in the penalty
+    (the softmax gauge is removed by subtracting the mean coefficients, which
+    lowers an L2 penalty but not an L1 one).  The binary log-loss measured
+    more iterations (13 -> 16-20 on the benchmark's problems)."""
+    return (problem.fit_intercept and problem.loss == "multinomial"
+            and problem.l1 == 0)
+
+
+def _recentre(problem, state, precond, W, b, derivative):
+    """The preconditioner with each output's intercept centred at the
+    curvature-weighted mean of the rows at (W, b) (one pass over X; two on
+    dask), and the Lipschitz bound grown to match; None if a weight sum
+    vanishes."""
+    centres = problem.curvature_centres(W, b, derivative)
+    if centres is None:
+        return None
+    base = precond.base if isinstance(precond, OutputCentring) else precond
+    recentred = OutputCentring(base, centres, intercept_sum=float(b.sum()))
+    state.lipschitz *= recentred.gram_growth()
+    return recentred
 
 
 # The rough power iteration of the bound under local-curvature steps.

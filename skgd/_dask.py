@@ -38,6 +38,7 @@ from sklearn.utils.validation import (
 
 from ._dask_blocks import (
     BlockStore,
+    block_curvature_sums,
     block_first_moments,
     block_gradient,
     block_gram_product,
@@ -58,6 +59,7 @@ from ._solver_common import Problem
 from ._solvers import SOLVERS
 from ._step_size import (
     WHITENING_MAX_FEATURES,
+    OutputCentring,
     Preconditioner,
     WhiteningPreconditioner,
     _usable_constant,
@@ -390,6 +392,11 @@ class DaskProblem(Problem):
             # the exact intercept correction, summed where the rows live
             gap.rows_mixture = self._mixture_entropy
         return gap
+
+    def curvature_centres(self, W, b, derivative=None):
+        """:meth:`Problem.curvature_centres`, summed where the blocks live."""
+        sums, mass = ordered_sum(self.store.map(block_curvature_sums, W, b, self.loss_code))
+        return OutputCentring.centres(sums, mass)
 
     def _mixture_entropy(self, W, b, t, pi=None, raise_positive=None):
         """``sum_i w_i f*(u'_i)`` of the certificate's mixture, block by block."""

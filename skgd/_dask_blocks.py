@@ -22,7 +22,7 @@ from sklearn.utils.validation import _check_sample_weight
 
 from ._fast._duality import binary_mixture_entropy, multinomial_mixture_entropy
 from ._fast._gradient import gradient_dense
-from ._losses import LOSSES
+from ._losses import LOSSES, softmax_curvature
 
 # A pass's task over a group of blocks holds them all in memory: at most
 # this fraction of a worker's memory limit.
@@ -349,6 +349,22 @@ def block_target_sums(block, shift, positive):
         LOSSES["squared_error"].code, 0.0, 1,
     )
     return -G, block.sw @ T, block.sw @ (T * T)
+
+
+def block_curvature_sums(block, W, b, loss_code):
+    """``sum_i s_i h_ik x_i`` (K, d) and ``sum_i s_i h_ik`` of a block, with
+    ``h_ik = p_ik (1 - p_ik)`` the softmax curvature at (W, b): the rows'
+    derivatives from the fused kernel, then its squared-loss gradient at
+    zero with targets ``h`` (as :func:`block_target_sums`)."""
+    K, d = W.shape
+    U = np.zeros((block.X.shape[0], K))
+    G, Gb = np.empty_like(W), np.empty_like(b)
+    gradient_dense(block.X, block.y, block.sw, W, b, W, b, G, Gb, loss_code, 0.0, 1, U)
+    H = softmax_curvature(U, block.y)
+    zero_w, zero_b = np.zeros((K, d)), np.zeros(K)
+    gradient_dense(block.X, H, block.sw, zero_w, zero_b, zero_w, zero_b, G, Gb,
+                   LOSSES["squared_error"].code, 0.0, 1)
+    return -G, block.sw @ H
 
 
 def block_mixture_entropy(block, W, b, loss_code, t, pi, raise_positive):

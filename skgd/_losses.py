@@ -169,6 +169,13 @@ LOSSES = {
     )
 }
 
+def softmax_curvature(derivative, Y):
+    """Each row's softmax curvature ``p_k (1 - p_k)`` per output, from the
+    multinomial loss's derivatives ``dL/dz_k = p_k - y_k`` (one-hot ``Y``)."""
+    p = derivative + Y
+    return p * (1.0 - p)
+
+
 # The names each estimator accepts for its ``loss`` parameter.
 REGRESSION_LOSSES = tuple(
     name for name, spec in LOSSES.items() if spec.target == "real"

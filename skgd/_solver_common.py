@@ -17,9 +17,14 @@ import scipy.sparse as sp
 from ._fast._gradient import gradient_csr, gradient_dense
 from ._gap import DualityGap
 from ._gram import GramOracle
-from ._losses import LOSSES
+from ._losses import LOSSES, softmax_curvature
 from ._penalties import ElasticNet
-from ._step_size import Preconditioner, batch_lipschitz, batch_preconditioner
+from ._step_size import (
+    OutputCentring,
+    Preconditioner,
+    batch_lipschitz,
+    batch_preconditioner,
+)
 
 # Margin on the power-iteration estimate of the Lipschitz constant, which
 # approaches the largest eigenvalue from below.
@@ -139,6 +144,18 @@ class Problem:
         return G, Gb, loss_sum
 
 
+    def curvature_centres(self, W, b, derivative=None):
+        """Per output, the mean of the rows weighted by their softmax
+        curvature at (W, b) (:class:`~skgd._step_size.OutputCentring`), or
+        None where a weight sum vanishes; ``derivative``: the rows' loss
+        derivatives at (W, b) if a pass already holds them."""
+        if derivative is None:
+            derivative = np.zeros((self.n_samples, self.n_outputs))
+            self.gradient_pass(W, b, per_sample=derivative)
+        curvature = softmax_curvature(derivative, self.Y)
+        mass = (self.sample_weight / self.sample_weight.sum()) @ curvature
+        return OutputCentring.centres(self.weighted_sums(curvature), mass)
+
     def weighted_sums(self, T):
         """``sum_i w_i T_i x_i^T`` of shape (K, d), ``w_i = s_i / sum(s)``.
 
@@ -193,6 +210,9 @@ class SolverState:
     n_averaged: int = 0
     extrapolated: object = None  # accelerated batch: (Y~, yb~, theta[, X~, xb~])
     curvature: object = None  # accelerated batch: its step's local curvature
+    # accelerated batch, multinomial: (centres, intercept sum) of the
+    # per-output intercept centring the sequences continue in, once chosen
+    output_centring: object = None
     rng: object = None  # RandomState of the shuffling seeds, continued by partial_fit
 
     def coefficients(self):

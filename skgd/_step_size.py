@@ -24,6 +24,8 @@ All constants are weighted by the sample weights, so that an integer weight
 means exactly what repeating the row means.
 """
 
+import math
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -307,6 +309,92 @@ class WhiteningPreconditioner(Preconditioner):
 
     def penalty_weights(self):
         return np.zeros_like(self.eigenvalues), 1.0 / self.eigenvalues
+
+
+class OutputCentring(Preconditioner):
+    """A preconditioner whose intercept of output ``k`` is centred at ``C[k]``.
+
+    ``base`` maps the features (standardising or whitening them, centred at
+    the plain weighted mean); here output ``k``'s intercept in the new
+    coordinates is ``b_k + W_k . C[k]``.  A logistic loss weighs row ``i``
+    of output ``k`` by its curvature ``h_ik = p_ik (1 - p_ik)``: centring at
+    the curvature-weighted mean ``C[k] = sum_i h_ik x_i / sum_i h_ik`` makes
+    the intercept orthogonal to the features in the Hessian, which the plain
+    mean does not (the rows the model is unsure of are not centred).  On
+    the 10-class, 100,000 x 50 problem of ``benchmarks/time_to_solution.py``
+    the condition number of the whitened Hessian at the optimum fell from
+    13.4 to 3.9 (4.4 without an intercept).
+    """
+
+    def __init__(self, base, centers, intercept_sum=0.0):
+        self.base, self.centers = base, centers
+        # the softmax's intercepts are defined up to a common constant: the
+        # iterates keep their sum (in the user's coordinates) at this value
+        self.intercept_sum = intercept_sum
+        super().__init__(getattr(base, "step_scale", None), None, True)
+
+    @staticmethod
+    def centres(sums, mass):
+        """``sums[k] / mass[k]``: weighted means of the rows, or None where a
+        weight sum vanishes (or anything overflowed)."""
+        if not (np.all(mass > 0) and np.all(np.isfinite(mass))):
+            return None
+        centres = sums / mass[:, None]
+        return centres if np.all(np.isfinite(centres)) else None
+
+    def _features(self, W_t):
+        return self.base.to_original(W_t, np.zeros(W_t.shape[0]))[0]
+
+    def to_original(self, W_t, b_t):
+        W = self._features(W_t)
+        return W, b_t - np.einsum("kj,kj->k", W, self.centers)
+
+    def to_standardised(self, W, b):
+        W_t = self.base.to_standardised(W, np.zeros(W.shape[0]))[0]
+        return W_t, b + np.einsum("kj,kj->k", W, self.centers)
+
+    def gradient_to_standardised(self, G, Gb):
+        shifted = G - Gb[:, None] * self.centers + np.outer(Gb, self.base.center)
+        return self.base.gradient_to_standardised(shifted, Gb)
+
+    def penalty_weights(self):
+        return self.base.penalty_weights()
+
+    def remove_softmax_gauge(self, W_t, b_t):
+        """Subtract the mean over outputs of the coefficients (in the user's
+        coordinates), and shift the intercepts back to their sum, which
+        leaves every softmax probability unchanged.
+
+        The softmax's loss is flat along ``W_k -> W_k + v`` for every k, a
+        direction only the L2 penalty curves (by ``alpha``), and the optimum
+        has ``sum_k W_k = 0``.  The plain centring keeps the iterates there
+        (the loss's gradients sum to zero over the outputs); with one centre
+        per output the chain rule adds ``-sum_k Gb_k C[k]`` to that sum, the
+        iterates drift along the flat direction, and the fit slowed from 35
+        iterations to 260.  The projection lowers the penalty and moves no
+        probability.
+        """
+        mean_t = W_t.mean(axis=0, keepdims=True)
+        W_t = W_t - mean_t
+        b_t = b_t - self.centers @ self._features(mean_t)[0]
+        # and the intercepts' common constant: their sum stays put (adding a
+        # constant to every b_k adds it to every b~_k)
+        _, b = self.to_original(W_t, b_t)
+        return W_t, b_t + (self.intercept_sum - b.sum()) / b.size
+
+    def gram_growth(self):
+        """Factor by which the new centring can raise the top eigenvalue of
+        the standardised Gram matrix of ``[x, 1]`` (exact for whitening).
+
+        With ``delta`` the shift of the centre in standardised units, the
+        Gram matrix of ``(z - delta, 1)`` (``E z = 0``, ``E z z^T = I``)
+        differs from the identity in the plane of ``delta`` and the
+        intercept, where it is ``[[1 + s^2, -s], [-s, 1]]``, ``s = |delta|``.
+        """
+        shift = self.centers - self.base.center
+        delta = self.base.gradient_to_standardised(shift, np.zeros(shift.shape[0]))[0]
+        s = float(np.sqrt(np.max(np.sum(delta * delta, axis=1), initial=0.0)))
+        return 1.0 + 0.5 * s * s + s * math.sqrt(1.0 + 0.25 * s * s)
 
 
 def whitened_rounding(whitening):
