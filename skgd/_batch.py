@@ -5,6 +5,7 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
+from . import _newton as newton
 from ._gram import GramOracle, LeastSquaresMoments, gram_applies
 from ._schedules import batch_step
 from ._solver_common import (
@@ -165,6 +166,12 @@ def _solve_batch_accelerated(problem, state, options):
     rejections = 0
     recentre_due = (not gram and _recentring_applies(problem)
                     and state.output_centring is None)
+    newton_after = (newton.NEWTON_AFTER if rule is not None and not gram
+                    and oracle.per_sample is not None and newton.applies(problem)
+                    else None)
+    if newton_after is not None and state.newton:
+        return _newton_finish(problem, state, options, oracle, certificate, rule, loop,
+                              -math.inf, math.inf)
     for it in range(options.max_iter + 1):
         W_y, b_y = precond.to_original(y_w, y_b)
         if gram:
@@ -224,8 +231,15 @@ def _solve_batch_accelerated(problem, state, options):
             measure = step_norm
             if rule is not None:
                 measure = rule.relative_gap(best[2], lower)
+            # a slow fit of a small problem: Newton's method from here (the
+            # iterations of earlier partial_fit calls count)
+            slow = newton_after is not None and state.t + it >= newton_after
             if loop.end_epoch(best[2], 1.0 / curvature.value, measure) or it == options.max_iter:
+                state.newton = slow and not loop.result.converged  # the next call's
                 break
+            if slow:
+                return _newton_finish(problem, state, options, oracle, certificate,
+                                      rule, loop, lower, best[2])
         step = 1.0 / curvature.value
         new_w = penalty.prox(y_w - step * g_w, step)
         new_b = y_b - step * g_b if problem.fit_intercept and not gram else y_b
@@ -242,6 +256,56 @@ def _solve_batch_accelerated(problem, state, options):
         y_b = new_b + beta * (new_b - x_b)
         x_w, x_b, theta = new_w, new_b, theta_next
     state.extrapolated = (y_w, y_b, theta, x_w, x_b)
+    state.t += loop.result.n_iter
+    return loop.result
+
+
+def _newton_finish(problem, state, options, oracle, certificate, rule, loop, lower,
+                   best_objective):
+    """Newton steps from the best point until the certificate stops the fit
+    (:mod:`skgd._newton`); each is one epoch of the fit's budget."""
+    W, b = state.W.copy(), state.b.copy()
+    G, Gb, objective, data = oracle.evaluate(W, b)
+    derivative = oracle.per_sample.copy()
+    # the accelerated sequences are not continued: later calls take Newton
+    # steps too (partial_fit, warm starts)
+    state.extrapolated, state.curvature = None, None
+    state.output_centring = None
+    state.newton = True
+    best_objective = min(best_objective, objective)
+    center = newton.feature_mean(problem)
+    while loop.result.n_iter < options.max_iter:
+        found = newton.newton_direction(problem, W, b, G, Gb, derivative, center)
+        if found is None:
+            break
+        dW, db, slope = found
+        # Near the optimum the decrease the step promises is below the
+        # rounding of the objective, which can then not judge it: the full
+        # step is taken (Newton's, in its quadratic regime) and kept if the
+        # objective did not rise beyond that rounding.
+        rounding = newton.OBJECTIVE_ROUNDING * abs(objective)
+        t = 1.0
+        for _ in range(newton.MAX_HALVINGS):
+            trial = oracle.evaluate(W + t * dW, b + t * db)
+            if trial[2] <= objective + newton.ARMIJO * t * slope \
+                    or (-slope <= rounding and trial[2] <= objective + rounding):
+                break
+            t *= 0.5
+        else:
+            break  # no decrease left: rounding
+        W, b = W + t * dW, b + t * db
+        G, Gb, objective, data = trial
+        derivative = oracle.per_sample.copy()
+        lower = max(lower, certificate.dual(W, b, G, Gb, data, derivative,
+                                            max(objective, best_objective), rule.target))
+        if not objective <= best_objective + rounding:
+            break  # (not a descent step after all: the model stays)
+        # the model is this point (the certificate is measured from its own
+        # objective), and the next step starts from it, as a later call does
+        best_objective = objective
+        state.W, state.b = W.copy(), b.copy()
+        if loop.end_epoch(best_objective, t, rule.relative_gap(best_objective, lower)):
+            break
     state.t += loop.result.n_iter
     return loop.result
 

@@ -213,6 +213,8 @@ class SolverState:
     # accelerated batch, multinomial: (centres, intercept sum) of the
     # per-output intercept centring the sequences continue in, once chosen
     output_centring: object = None
+    # accelerated batch: the fit has handed over to Newton steps (skgd._newton)
+    newton: bool = False
     rng: object = None  # RandomState of the shuffling seeds, continued by partial_fit
 
     def coefficients(self):

@@ -1,0 +1,158 @@
+"""A Newton finish for slow logistic fits of the batch solver on small problems.
+
+FISTA in whitened coordinates needs a number of iterations that grows with
+the square root of the condition number, and a weak penalty on nearly
+separable classes makes that large: the loss curves by ``p (1 - p)``, almost
+zero on the rows the model already separates, so along those directions
+only ``alpha`` is left.  On scikit-learn's breast-cancer data (426 x 30,
+standardised, ``alpha = 1e-4``) 1,000 iterations ended at a relative gap of
+5e-9 with a certificate of 8e-8, short of the default 1e-9.
+
+When a fit has not stopped after ``NEWTON_AFTER`` iterations and the
+problem is small enough for its Hessian (``K (d + 1)`` parameters at most
+``MAX_PARAMETERS``, the weighted Gram products within ``MAX_HESSIAN_FLOPS``),
+the batch solver continues from its best point with Newton's method on the
+same objective (L2 penalty only):
+
+.. math::
+
+    \\begin{pmatrix} H_{WW} + \\alpha I & H_{Wb} \\\\ H_{bW} & H_{bb}
+    \\end{pmatrix} \\Delta = -\\nabla J, \\qquad
+    H = \\frac{1}{S} \\sum_i s_i A_i \\otimes z_i z_i^T ,
+
+with ``z_i = (x_i - mu, 1)`` (the intercept taken at the weighted mean
+``mu`` of the rows; ``x_i`` without an intercept), ``A_i = p_i (1 - p_i)``
+for the binary log-loss and ``diag(p_i) - p_i p_i^T`` for the multinomial
+one (whose intercepts are defined up to a common constant, which the step
+leaves alone), and a backtracking line search on the exact objective.  Each
+Newton iteration is one epoch of ``n_iter_``: a gradient pass (which the
+certificate reads, as before), the Hessian (one pass over X, ``K (K + 1) /
+2`` weighted Gram products), and the line search's passes.  The stopping
+rule is unchanged: the duality gap certifies the model.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+# The iteration of the accelerated solver after which the Newton finish may
+# take over (fits that certify earlier never pay for a Hessian).
+NEWTON_AFTER = 50
+# At most this many parameters K (d + 1): the Hessian is solved densely.
+MAX_PARAMETERS = 1024
+# At most this many multiply-adds for one Hessian (n (d + 1)^2 K (K + 1) / 2).
+MAX_HESSIAN_FLOPS = 2e9
+# Rows per chunk of the Hessian's Gram products (bounded temporaries).
+CHUNK_ROWS = 2048
+# Eigenvalues of the scaled Hessian below this fraction of the largest
+# (rounding; the multinomial intercepts' common constant) are floored there.
+EIGENVALUE_FLOOR = 1e-15
+# The relative rounding of the objective (a mean of n terms): a promised
+# decrease below it cannot be checked by the objective.
+OBJECTIVE_ROUNDING = 1e-14
+# Armijo's sufficient decrease and the number of halvings of the step.
+ARMIJO = 1e-4
+MAX_HALVINGS = 40
+
+
+def applies(problem):
+    """Whether a slow fit of this problem may finish with Newton steps."""
+    if problem.loss not in ("log_loss", "multinomial") or problem.l1 != 0 \
+            or not problem.l2 > 0:
+        return False
+    if not (isinstance(problem.X, np.ndarray) or sp.issparse(problem.X)):
+        return False  # dask: the rows are not here
+    K, d = problem.n_outputs, problem.n_features
+    width = d + (1 if problem.fit_intercept else 0)
+    flops = problem.n_samples * width * width * K * (K + 1) / 2
+    return K * width <= MAX_PARAMETERS and flops <= MAX_HESSIAN_FLOPS
+
+
+def _curvatures(problem, derivative):
+    """Per row, the weighted entries ``s_i / S * A_i[k, l]`` for ``k <= l``."""
+    weights = problem.sample_weight / problem.sample_weight.sum()
+    if problem.loss == "log_loss":
+        a = np.abs(derivative[:, 0])  # sigma(-y z); A = sigma(z) sigma(-z)
+        return {(0, 0): weights * a * (1.0 - a)}
+    p = derivative + problem.Y  # dL/dz_k = p_k - y_k
+    K = p.shape[1]
+    out = {}
+    for k in range(K):
+        for m in range(k, K):
+            entry = -p[:, k] * p[:, m]
+            if k == m:
+                entry = entry + p[:, k]
+            out[(k, m)] = weights * entry
+    return out
+
+
+def hessian(problem, derivative, center):
+    """The Hessian of the data term in the coordinates ``(W_k, c_k)`` per
+    output, ``c_k = b_k + W_k . center`` (the rows ``z_i = (x_i - center,
+    1)``; ``(x_i)`` alone without an intercept)."""
+    X, n = problem.X, problem.n_samples
+    K, d = problem.n_outputs, problem.n_features
+    width = d + (1 if problem.fit_intercept else 0)
+    entries = _curvatures(problem, derivative)
+    H = np.zeros((K * width, K * width))
+    for start in range(0, n, CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, n)
+        rows = X[start:stop]
+        rows = rows.toarray() if sp.issparse(rows) else np.asarray(rows, dtype=np.float64)
+        if problem.fit_intercept:
+            rows = np.hstack([rows - center, np.ones((stop - start, 1))])
+        for (k, m), weight in entries.items():
+            block = (rows * weight[start:stop, None]).T @ rows
+            H[k * width:(k + 1) * width, m * width:(m + 1) * width] += block
+            if m != k:
+                H[m * width:(m + 1) * width, k * width:(k + 1) * width] += block.T
+    return H
+
+
+def feature_mean(problem):
+    """The weighted mean of the rows (the centre of :func:`hessian`)."""
+    if not problem.fit_intercept:
+        return np.zeros(problem.n_features)
+    weights = problem.sample_weight / problem.sample_weight.sum()
+    return np.asarray(problem.X.T @ weights, dtype=np.float64).ravel()
+
+
+def newton_direction(problem, W, b, G, Gb, derivative, center):
+    """``(dW, db, slope)``: the Newton step and the derivative of the
+    objective along it (negative), or None if it is not a descent step.
+
+    Solved in centred coordinates (the intercept decoupled from features
+    with offsets) and scaled by the Hessian's diagonal (features on any
+    scale), by an eigendecomposition whose eigenvalues are floored at
+    ``EIGENVALUE_FLOOR`` of the largest.
+    """
+    K, d = problem.n_outputs, problem.n_features
+    width = d + (1 if problem.fit_intercept else 0)
+    H = hessian(problem, derivative, center)
+    index = np.arange(K * width).reshape(K, width)
+    H[index[:, :d].ravel(), index[:, :d].ravel()] += problem.l2
+    grad = np.zeros((K, width))
+    grad[:, :d] = G + problem.l2 * W
+    if problem.fit_intercept:
+        # chain rule to (W, c): dJ/dW' = dJ/dW - dJ/db center, dJ/dc = dJ/db
+        grad[:, :d] -= np.outer(Gb, center)
+        grad[:, d] = Gb
+    scale = 1.0 / np.sqrt(np.maximum(np.diag(H), np.finfo(float).tiny))
+    values, vectors = np.linalg.eigh(H * scale[:, None] * scale[None, :])
+    top = float(values[-1]) if values.size else 0.0
+    if not (np.isfinite(top) and top > 0):
+        return None
+    values = np.maximum(values, EIGENVALUE_FLOOR * top)
+    g = grad.ravel() * scale
+    step = -scale * (vectors @ ((vectors.T @ g) / values))
+    slope = float(grad.ravel() @ step)
+    if not (np.all(np.isfinite(step)) and slope < 0):
+        return None
+    step = step.reshape(K, width)
+    dW = step[:, :d]
+    db = step[:, d] - dW @ center if problem.fit_intercept else np.zeros(K)
+    if problem.loss == "multinomial":
+        # no move along the common constant of the intercepts (their
+        # Hessian is flat there): they keep the sum the accelerated
+        # iterations kept
+        db = db - db.mean()
+    return dW, db, slope
