@@ -112,8 +112,8 @@ def feature_mean(problem):
     """The weighted mean of the rows (the centre of :func:`hessian`)."""
     if not problem.fit_intercept:
         return np.zeros(problem.n_features)
-    weights = problem.sample_weight / problem.sample_weight.sum()
-    return np.asarray(problem.X.T @ weights, dtype=np.float64).ravel()
+    # the fused kernel's weighted sums: no float64 copy of float32 rows
+    return problem.weighted_sums(np.ones((problem.n_samples, 1)))[0]
 
 
 def newton_direction(problem, W, b, G, Gb, derivative, center):
