@@ -35,14 +35,18 @@ EPSILON_PARAM = """
 _SOLVER_PARAMS = Template("""
     solver : {'auto', 'batch', 'sgd', 'minibatch', 'saga', 'dual_cd'}, default='auto'
         ``'batch'`` takes one (accelerated) proximal-gradient step per pass
-        over the data, ``'sgd'`` one step per sample, ``'minibatch'`` one step
+        over the data (a slow log-loss fit of a small problem continues
+        with Newton steps after 50), ``'sgd'`` one step per sample, ``'minibatch'`` one step
         per ``batch_size`` samples, and ``'saga'`` one variance-reduced step
         per sample (SAGA: one stored gradient scalar per sample and output;
         smooth losses only), which converges to the exact optimum with a
         constant step. ``'dual_cd'`` is dual coordinate ascent (liblinear's
         method) for the ``'hinge'`` and ``'epsilon_insensitive'`` losses with
-        an L2 part in the penalty: it reaches their exact optimum, certified
-        by the duality gap, where gradient steps stall. ``'auto'`` runs
+        an L2 part in the penalty, preceded by Newton steps on the smoothed
+        loss when there are more rows than features (at most 512, L2 only),
+        with an exact active-set step on the support vectors: it reaches
+        their exact optimum, certified by the duality gap, where gradient
+        steps stall. ``'auto'`` runs
         ``'dual_cd'`` in ``fit`` for those losses (with
         ``learning_rate='auto'``, no averaging and a penalty with an L2
         part), ``'batch'`` otherwise, and ``'minibatch'`` in ``partial_fit``
