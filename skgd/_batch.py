@@ -200,7 +200,7 @@ def _solve_batch_accelerated(problem, state, options):
                 x_w, x_b = recentred.to_standardised(*precond.to_original(x_w, x_b))
                 y_w, y_b = recentred.to_standardised(W_y, b_y)
                 precond = recentred
-                state.output_centring = (recentred.centers, recentred.intercept_sum)
+                state.output_centring = (recentred.centres, recentred.intercept_sum)
                 best = None  # replaced below by y, in the new coordinates
                 curvature.previous = None
                 curvature.bound = state.lipschitz

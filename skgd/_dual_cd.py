@@ -93,6 +93,8 @@ INNER_TOL_DIVISOR = 10.0
 # The active-set step is tried when it costs at most this many passes over
 # the stored values of X (a Gram matrix of the free rows and its solve).
 POLISH_COST_EPOCHS = 4.0
+# Row chunk of the Newton phase's Gram products (bounded temporaries).
+GRAM_CHUNK_ROWS = 2048
 # Smallest target: below it the gap, a difference of two sums over the
 # rows, is rounding.
 GAP_FLOOR = 1e-13
@@ -154,6 +156,51 @@ def _soft(v, t):
     return np.sign(v) * np.maximum(np.abs(v) - t, 0.0) if t else v
 
 
+class _RowProducts:
+    """Products with the rows of X, accumulated in double, without a copy of X
+    (float64 through BLAS, float32 through the compiled passes)."""
+
+    def __init__(self, X):
+        self.X = X
+        self.blas = X.dtype == np.float64  # float32: the compiled passes
+        self.n, self.d = X.shape
+
+    def scores(self, w):
+        """``X w``."""
+        if self.blas:
+            return np.asarray(self.X @ w, dtype=np.float64).ravel()
+        return self.scores_and_positive(w, np.zeros(self.n))[0]
+
+    def transpose(self, c):
+        """``X^T c``."""
+        if self.blas:
+            return np.asarray(self.X.T @ c, dtype=np.float64).ravel()
+        zero = np.zeros(self.d)
+        return self.scores_and_positive(zero, c)[1] - self.scores_and_positive(zero, -c)[1]
+
+    def scores_and_positive(self, w, gamma):
+        """``X w`` and ``sum over gamma_i > 0 of gamma_i x_i``, one compiled pass."""
+        X, z, v_pos = self.X, np.empty(self.n), np.zeros(self.d)
+        if sp.issparse(X):
+            scores_csr(X.data, X.indices, X.indptr, w, gamma, z, v_pos)
+        else:
+            scores_dense(X, w, gamma, z, v_pos)
+        return z, v_pos
+
+    def weighted_gram(self, index, weight):
+        """``sum_i weight_i x_i x_i^T`` and ``sum_i weight_i x_i`` (rows ``index``)."""
+        gram, total = np.zeros((self.d, self.d)), np.zeros(self.d)
+        for start in range(0, index.size, GRAM_CHUNK_ROWS):
+            part = index[start:start + GRAM_CHUNK_ROWS]
+            rows = self.X[part]
+            rows = rows.toarray() if sp.issparse(rows) else rows
+            rows = rows.astype(np.float64, copy=False)
+            scaled = rows * weight[start:start + GRAM_CHUNK_ROWS, None]
+            gram += rows.T @ scaled
+            total += scaled.sum(axis=0)
+        return gram, total
+
+
 class _Output:
     """The dual state of one output: coefficients, ``v``, ``w``, intercept."""
 
@@ -199,6 +246,7 @@ class _DualCD:
         self.kappa = float(p.l1 / p.l2)
         # the hinge has no insensitive zone, whatever the problem's epsilon
         self.eps = float(p.epsilon) if p.loss == "epsilon_insensitive" else 0.0
+        self.rows = _RowProducts(X)
         sq = np.empty(n)
         if sp.issparse(X):
             row_norms_csr(X.data, X.indptr, sq)
@@ -229,16 +277,6 @@ class _DualCD:
                 out.gamma[zero] = side
 
     # ---- compiled passes --------------------------------------------------
-    def _scores(self, w, gamma):
-        """``X w`` and ``sum over gamma_i > 0 of gamma_i x_i``."""
-        X, n = self.problem.X, self.problem.n_samples
-        z, v_pos = np.empty(n), np.zeros(self.problem.n_features)
-        if sp.issparse(X):
-            scores_csr(X.data, X.indices, X.indptr, w, gamma, z, v_pos)
-        else:
-            scores_dense(X, w, gamma, z, v_pos)
-        return z, v_pos
-
     def _sweep(self, out, seed):
         X = self.problem.X
         stats = np.array(out.bounds, dtype=np.float64)
@@ -288,17 +326,14 @@ class _DualCD:
         out.intercept[0] = b0 if self.problem.fit_intercept else 0.0
         if not np.any(w0) and not b0:
             return
-        z, _ = self._scores(w0, np.zeros(self.problem.n_samples))
-        r = out.y - z - b0
+        r = out.y - self.rows.scores(w0) - b0
         p = self.problem
         if p.loss == "hinge":
             gamma = np.where(out.y * r > 0, out.y, 0.0) * self.upper
         else:
             gamma = np.where(np.abs(r) > self.eps, np.sign(r), 0.0) * self.upper
-        _, v_pos = self._scores(np.zeros(p.n_features), gamma)
-        _, v_neg = self._scores(np.zeros(p.n_features), -gamma)
         out.gamma[:] = gamma
-        out.v[:] = v_pos - v_neg
+        out.v[:] = self.rows.transpose(gamma)
         if out.w is not out.v:
             out.w[:] = _soft(out.v, self.kappa)
         out.intercept[1] = self.nu * float(gamma.sum())
@@ -355,7 +390,7 @@ class _DualCD:
         """
         p = self.problem
         gamma, w = out.gamma, out.w
-        z, v_pos = self._scores(w, gamma)
+        z, v_pos = self.rows.scores_and_positive(w, gamma)
         if p.fit_intercept:
             # the multiplier step of the method of multipliers
             out.intercept[0] += out.intercept[1]
@@ -369,8 +404,7 @@ class _DualCD:
             out.tail_sum += w
             out.tail_count += 1
             average = out.tail_sum / out.tail_count
-            z, _ = self._scores(average, np.zeros(p.n_samples))
-            primal, b = self._primal(out, average, z)
+            primal, b = self._primal(out, average, self.rows.scores(average))
             self._keep(out, primal, average, b)
         self.polish(out)
 
@@ -381,7 +415,7 @@ class _DualCD:
         value beats the best so far (``intercept``: the multiplier to restart
         with, if known)."""
         p = self.problem
-        z, v_pos = self._scores(w, gamma)
+        z, v_pos = self.rows.scores_and_positive(w, gamma)
         dual = self._dual_value(out, gamma, v, v_pos)
         primal, b = self._primal(out, w, z)
         self._keep(out, primal, w, b)
@@ -440,7 +474,7 @@ class _DualCD:
             return False
         out.polished = key
         X = p.X
-        v = np.asarray(X.T @ gamma) if gamma is not out.gamma else out.v
+        v = self.rows.transpose(gamma) if gamma is not out.gamma else out.v
         support = np.flatnonzero(np.abs(v) > self.kappa) if self.kappa else None
         width = p.n_features if support is None else support.size
         stored = X.nnz if sp.issparse(X) else X.size

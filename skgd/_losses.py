@@ -169,6 +169,7 @@ LOSSES = {
     )
 }
 
+
 def softmax_curvature(derivative, Y):
     """Each row's softmax curvature ``p_k (1 - p_k)`` per output, from the
     multinomial loss's derivatives ``dL/dz_k = p_k - y_k`` (one-hot ``Y``)."""

@@ -38,9 +38,6 @@ with ``n_features <= MAX_FEATURES`` and at least as many rows as features.
 """
 
 import numpy as np
-import scipy.sparse as sp
-
-from ._fast._dual_cd import scores_csr, scores_dense
 
 # The Hessian is (d + 1) x (d + 1): beyond this many features coordinate
 # ascent is used alone (its steps cost O(nnz) whatever d).
@@ -58,8 +55,6 @@ DECREMENT_TOL = 1e-14
 MARGIN_WIDTHS = (1e-9, 1e-6, 1e-3)
 # Secant steps of the line search, at most.
 LINE_SEARCH_STEPS = 60
-# Row chunk of the Hessian's Gram products (bounded temporaries).
-CHUNK_ROWS = 2048
 
 
 def applies(problem, kappa):
@@ -68,59 +63,13 @@ def applies(problem, kappa):
     return kappa == 0 and 0 < d <= MAX_FEATURES and n >= d
 
 
-class _Rows:
-    """Products with X accumulated in double, without a copy of X."""
-
-    def __init__(self, X):
-        self.X = X
-        self.blas = X.dtype == np.float64  # float32: the compiled passes
-        self.n, self.d = X.shape
-
-    def scores(self, w):
-        if self.blas:
-            return np.asarray(self.X @ w, dtype=np.float64).ravel()
-        z, v_pos = np.empty(self.n), np.zeros(self.d)
-        self._compiled(w, np.zeros(self.n), z, v_pos)
-        return z
-
-    def transpose(self, c):
-        """``X^T c``."""
-        if self.blas:
-            return np.asarray(self.X.T @ c, dtype=np.float64).ravel()
-        z, pos, neg = np.empty(self.n), np.zeros(self.d), np.zeros(self.d)
-        zero = np.zeros(self.d)
-        self._compiled(zero, c, z, pos)
-        self._compiled(zero, -c, z, neg)
-        return pos - neg
-
-    def _compiled(self, w, gamma, z, v_pos):
-        X = self.X
-        if sp.issparse(X):
-            scores_csr(X.data, X.indices, X.indptr, w, gamma, z, v_pos)
-        else:
-            scores_dense(X, w, gamma, z, v_pos)
-
-    def weighted_gram(self, index, weight):
-        """``sum_i weight_i x_i x_i^T`` and ``sum_i weight_i x_i`` (rows ``index``)."""
-        gram, total = np.zeros((self.d, self.d)), np.zeros(self.d)
-        for start in range(0, index.size, CHUNK_ROWS):
-            part = index[start:start + CHUNK_ROWS]
-            rows = self.X[part]
-            rows = rows.toarray() if sp.issparse(rows) else rows
-            rows = rows.astype(np.float64, copy=False)
-            scaled = rows * weight[start:start + CHUNK_ROWS, None]
-            gram += rows.T @ scaled
-            total += scaled.sum(axis=0)
-        return gram, total
-
-
 class SmoothedNewton:
     """The smoothed-Newton phase of one output (see the module docstring)."""
 
     def __init__(self, solver, out, w0, b0):
         self.solver, self.out = solver, out
         p = solver.problem
-        self.rows = _Rows(p.X)
+        self.rows = solver.rows
         self.omega = solver.weights
         self.l2 = float(p.l2)
         self.intercept = bool(p.fit_intercept)
@@ -130,7 +79,7 @@ class SmoothedNewton:
         self._offer_primal()
         # the coordinate ascent's start (zero rows at their bounds, or the
         # warm start's subgradient) is the first dual point
-        solver.consider(out, out.gamma.copy(), out.v.copy(), out.w.copy())
+        solver.consider(out, out.gamma, out.v, out.w)
         slack, direction = self._slack(self.z + self.b)
         positive = slack[slack > 0]
         self.mu0 = float(np.mean(positive)) if positive.size else 1.0
@@ -147,7 +96,7 @@ class SmoothedNewton:
         certifies it before any smoothing."""
         scale = max(1.0, float(np.max(np.abs(self.out.y))))
         for width in MARGIN_WIDTHS:
-            signed, _ = self._share_at(self.z + self.b, mu=width * scale)
+            signed = self._share_at(self.z + self.b, mu=width * scale)[0]
             self.solver.polish(self.out, self.omega / self.l2 * signed,
                                np.abs(slack) <= width * scale, direction)
 
@@ -166,17 +115,14 @@ class SmoothedNewton:
         h = np.where(s <= 0, 0.0, np.where(s < mu, s * s / (2 * mu), s - mu / 2))
         return float(self.omega @ h) + 0.5 * self.l2 * float(w @ w)
 
-    def _share(self, z, b):
-        return self._share_at(z + b)
-
     def _share_at(self, p, mu=None):
         """``clip(s / mu, 0, 1) * dir`` at the predictions ``p`` (the loss's
-        derivative is minus it) and the rows in the quadratic zone."""
+        derivative is minus it), the rows in the quadratic zone, and ``dir``."""
         mu = self.mu if mu is None else mu
         s, direction = self._slack(p)
         share = np.clip(s / mu, 0.0, 1.0)
         zone = (s > 0) & (s < mu) & (self.omega > 0)
-        return share * direction, zone
+        return share * direction, zone, direction
 
     # ---- one step -------------------------------------------------------------
     def step(self):
@@ -184,7 +130,7 @@ class SmoothedNewton:
         the certificate its candidates and lower ``mu``.  Returns whether
         the phase is over."""
         d = self.rows.d
-        signed, zone = self._share(self.z, self.b)
+        signed, zone, _ = self._share_at(self.z + self.b)
         c = self.omega * signed
         grad = self.l2 * self.w - self.rows.transpose(c)
         grad_b = -float(c.sum())
@@ -239,7 +185,7 @@ class SmoothedNewton:
         wd, dd = float(self.w @ dw), float(dw @ dw)
 
         def slope(t):
-            signed, _ = self._share_at(base + t * move)
+            signed = self._share_at(base + t * move)[0]
             return -float(self.omega @ (signed * move)) + self.l2 * (wd + t * dd)
 
         lo, f_lo = 0.0, slope(0.0)
@@ -273,8 +219,7 @@ class SmoothedNewton:
 
     def _polish_zone(self):
         """The active-set step with the quadratic zone as the free set."""
-        _, direction = self._slack(self.z + self.b)
-        signed, zone = self._share(self.z, self.b)
+        signed, zone, direction = self._share_at(self.z + self.b)
         self.solver.polish(self.out, self.omega / self.l2 * signed, zone, direction)
 
     def _offer_primal(self):
@@ -285,9 +230,9 @@ class SmoothedNewton:
     def _next_level(self):
         """Offer this level's points to the certificate, then lower ``mu``."""
         solver, out = self.solver, self.out
-        signed, zone = self._share(self.z, self.b)
+        signed = self._share_at(self.z + self.b)[0]
         gamma = self.omega / self.l2 * signed
-        solver.consider(out, gamma, self.rows.transpose(gamma), self.w.copy(),
+        solver.consider(out, gamma, self.rows.transpose(gamma), self.w,
                         self.b if self.intercept else None)
         self._polish_zone()
         self.level_steps = 0

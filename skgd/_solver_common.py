@@ -143,7 +143,6 @@ class Problem:
             loss_sum = gradient_dense(self.X, *args, U=per_sample)
         return G, Gb, loss_sum
 
-
     def curvature_centres(self, W, b, derivative=None):
         """Per output, the mean of the rows weighted by their softmax
         curvature at (W, b) (:class:`~skgd._step_size.OutputCentring`), or
@@ -332,14 +331,15 @@ GAP_PER_TOL = 1e-6
 # value (sums over the rows in double) hides any further progress.
 ROUNDING_GAP = 1e-13
 
-
-def certified_gap_target(tol, floor=ROUNDING_GAP):
-    """The relative duality gap at which a certified fit stops (None: never)."""
-    return None if tol is None else max(tol * GAP_PER_TOL, floor)
 # ... or when the gap has stopped shrinking for this many iterations, once
 # it is below STALLED_GAP (rounding-dominated, ill-conditioned data).
 _STALL_ITERATIONS = 50
 _STALLED_GAP = 1e-10
+
+
+def certified_gap_target(tol, floor=ROUNDING_GAP):
+    """The relative duality gap at which a certified fit stops (None: never)."""
+    return None if tol is None else max(tol * GAP_PER_TOL, floor)
 
 
 class GapRule:

@@ -326,8 +326,8 @@ class OutputCentring(Preconditioner):
     13.4 to 3.9 (4.4 without an intercept).
     """
 
-    def __init__(self, base, centers, intercept_sum=0.0):
-        self.base, self.centers = base, centers
+    def __init__(self, base, centres, intercept_sum=0.0):
+        self.base, self.centres = base, centres
         # the softmax's intercepts are defined up to a common constant: the
         # iterates keep their sum (in the user's coordinates) at this value
         self.intercept_sum = intercept_sum
@@ -347,14 +347,14 @@ class OutputCentring(Preconditioner):
 
     def to_original(self, W_t, b_t):
         W = self._features(W_t)
-        return W, b_t - np.einsum("kj,kj->k", W, self.centers)
+        return W, b_t - np.einsum("kj,kj->k", W, self.centres)
 
     def to_standardised(self, W, b):
         W_t = self.base.to_standardised(W, np.zeros(W.shape[0]))[0]
-        return W_t, b + np.einsum("kj,kj->k", W, self.centers)
+        return W_t, b + np.einsum("kj,kj->k", W, self.centres)
 
     def gradient_to_standardised(self, G, Gb):
-        shifted = G - Gb[:, None] * self.centers + np.outer(Gb, self.base.center)
+        shifted = G - Gb[:, None] * self.centres + np.outer(Gb, self.base.center)
         return self.base.gradient_to_standardised(shifted, Gb)
 
     def penalty_weights(self):
@@ -376,7 +376,7 @@ class OutputCentring(Preconditioner):
         """
         mean_t = W_t.mean(axis=0, keepdims=True)
         W_t = W_t - mean_t
-        b_t = b_t - self.centers @ self._features(mean_t)[0]
+        b_t = b_t - self.centres @ self._features(mean_t)[0]
         # and the intercepts' common constant: their sum stays put (adding a
         # constant to every b_k adds it to every b~_k)
         _, b = self.to_original(W_t, b_t)
@@ -391,7 +391,7 @@ class OutputCentring(Preconditioner):
         differs from the identity in the plane of ``delta`` and the
         intercept, where it is ``[[1 + s^2, -s], [-s, 1]]``, ``s = |delta|``.
         """
-        shift = self.centers - self.base.center
+        shift = self.centres - self.base.center
         delta = self.base.gradient_to_standardised(shift, np.zeros(shift.shape[0]))[0]
         s = float(np.sqrt(np.max(np.sum(delta * delta, axis=1), initial=0.0)))
         return 1.0 + 0.5 * s * s + s * math.sqrt(1.0 + 0.25 * s * s)
