@@ -41,7 +41,11 @@ def solve_batch(problem, state, options):
     a duality gap is cheap (squared error, binary and multinomial log-loss
     with a penalty; :mod:`skgd._gap`) the fit stops on it
     (:class:`~skgd._solver_common.GapRule`): the model returned is certified
-    within a relative objective gap of ``tol * 1e-6``.  A non-smooth loss
+    within a relative objective gap of ``tol * 1e-6``.  The logistic losses
+    with an L2 penalty and many rows against few features start with Newton
+    steps on the Hessian of a row sample instead (:mod:`skgd._newton`),
+    handing over to these iterations if the sample proves a poor model of
+    the curvature.  A non-smooth loss
     takes subgradient steps ``1 / (L sqrt(k))``.  Explicit schedules run the
     textbook update on the raw features, with heavy-ball or Nesterov
     momentum if asked.  BLAS runs on one thread meanwhile: its few large
@@ -71,12 +75,21 @@ class _DataOracle:
     its intercept correction exactly (:mod:`skgd._gap`).
     """
 
-    def __init__(self, problem, keep_rows=False):
+    def __init__(self, problem, keep_rows=False, certificate=None):
         self.problem = problem
         self.per_sample = (np.zeros((problem.n_samples, problem.n_outputs))
                            if keep_rows else None)
+        # in memory, the constant model (W = 0, where a fit from scratch
+        # starts) is evaluated from the certificate's class sums, no pass
+        self.certificate = certificate if (
+            isinstance(problem.X, np.ndarray) or sp.issparse(problem.X)) else None
 
     def evaluate(self, W, b):
+        if self.certificate is not None and not np.any(W):
+            found = self.certificate.constant_model(b, self.per_sample)
+            if found is not None:
+                G, Gb, data = found
+                return G, Gb, data, data
         if self.per_sample is None:
             G, Gb, objective = self.problem.gradient_pass(W, b)
         else:
@@ -84,8 +97,15 @@ class _DataOracle:
         return G, Gb, objective, objective - self.problem.penalty.value(W)
 
 
-def _setup(problem, state, options):
-    """The oracle, preconditioner, Lipschitz constant and certificate of a fit."""
+def _centre(problem, certificate):
+    """The weighted mean of the rows (zero without an intercept), from the
+    certificate's pass."""
+    return certificate.mean if problem.fit_intercept else np.zeros(problem.n_features)
+
+
+def _setup(problem, state, options, certificate=None):
+    """The oracle, preconditioner, Lipschitz constant and certificate of a fit
+    (``certificate``: the one a sampled start built)."""
     # whitening rotates the coordinates, which only an L2 penalty survives
     whiten = problem.penalty.rotation_invariant
     if gram_applies(problem, options):
@@ -120,17 +140,34 @@ def _setup(problem, state, options):
             state.precond, n_iter=_ROUGH_POWER_ITERATIONS, rtol=1e-2)
     if state.lipschitz is None:
         state.lipschitz = _LIPSCHITZ_MARGIN * problem.batch_lipschitz(state.precond)
-    certificate = problem.duality_gap()
+    if certificate is None:
+        certificate = problem.duality_gap()
     keep_rows = (certificate is not None and problem.fit_intercept
                  and problem.loss in ("log_loss", "multinomial")
                  # in memory (on dask the certificate recomputes them on the
                  # workers, DualityGap.rows_mixture)
                  and (isinstance(problem.X, np.ndarray) or sp.issparse(problem.X)))
-    return _DataOracle(problem, keep_rows), certificate
+    return _DataOracle(problem, keep_rows, certificate), certificate
 
 
 def _solve_batch_accelerated(problem, state, options):
-    oracle, certificate = _setup(problem, state, options)
+    loop = certificate = None
+    if newton.sampled_start_applies(problem, options):
+        # Newton steps on a sampled Hessian from the first iteration; if the
+        # sample misses curvature, the accelerated iterations take over from
+        # the model they reached, with the same certificate and history
+        certificate = problem.duality_gap()
+        if certificate is not None:
+            _initialise_intercept(problem, state, options)
+            loop = _EpochLoop(problem, state, options, optimality=True,
+                              rule=GapRule(options.tol))
+            sample = newton.HessianSample(problem, _centre(problem, certificate),
+                                          newton.sample_size(problem))
+            if _newton_finish(problem, state, options, _DataOracle(problem, True, certificate),
+                              certificate, loop.rule, loop, -math.inf, math.inf, sample):
+                return loop.result
+            state.newton = False
+    oracle, certificate = _setup(problem, state, options, certificate)
     precond = state.precond
     gram = isinstance(oracle, GramOracle)
     penalty = problem.penalty.weighted(*precond.penalty_weights())
@@ -152,14 +189,19 @@ def _solve_batch_accelerated(problem, state, options):
     else:
         state.output_centring = None
         y_w, y_b, theta = x_w.copy(), x_b.copy(), 1.0
-    rule = GapRule(options.tol) if certificate is not None else None
+    if loop is not None:  # after a sampled start
+        rule = loop.rule
+    else:
+        rule = GapRule(options.tol) if certificate is not None else None
+        loop = _EpochLoop(problem, state, options, optimality=True, rule=rule)
+    done = loop.result.n_iter
+    budget = options.max_iter - done
     # The step: 1 / L with L the global bound state.lipschitz, or, for the
     # logistic losses under an L2 penalty, a local estimate (_LocalCurvature)
     adaptive = _local_curvature_applies(problem)
     if state.curvature is None or state.extrapolated is None:
         state.curvature = _LocalCurvature(state.lipschitz, adaptive)
     curvature = state.curvature  # partial_fit continues it with the sequences
-    loop = _EpochLoop(problem, state, options, optimality=True, rule=rule)
     best = None  # (W~, b~, objective, gradient~) of the best point evaluated
     lower = -math.inf  # the best dual value: a lower bound of the optimum
     step_norm = None  # proximal-gradient norm of the last step
@@ -170,9 +212,10 @@ def _solve_batch_accelerated(problem, state, options):
                     and oracle.per_sample is not None and newton.applies(problem)
                     else None)
     if newton_after is not None and state.newton:
-        return _newton_finish(problem, state, options, oracle, certificate, rule, loop,
-                              -math.inf, math.inf)
-    for it in range(options.max_iter + 1):
+        _newton_finish(problem, state, options, oracle, certificate, rule, loop,
+                       -math.inf, math.inf)
+        return loop.result
+    for it in range(budget + 1):
         W_y, b_y = precond.to_original(y_w, y_b)
         if gram:
             b_y = oracle.intercept(W_y)
@@ -189,7 +232,7 @@ def _solve_batch_accelerated(problem, state, options):
         # evaluation (the next call evaluates that point again, in the new
         # coordinates, rounded): a stream of calls takes the steps of one
         # fit.  At an improving point, whose gradient becomes the best one's.
-        if recentre_due and state.t + it >= _RECENTRE_ITERATION and it < options.max_iter \
+        if recentre_due and state.t + it >= _RECENTRE_ITERATION and it < budget \
                 and (best is None or objective <= best[2]):
             recentre_due = False
             recentred = _recentre(problem, state, precond, W_y, b_y, oracle.per_sample)
@@ -234,12 +277,14 @@ def _solve_batch_accelerated(problem, state, options):
             # a slow fit of a small problem: Newton's method from here (the
             # iterations of earlier partial_fit calls count)
             slow = newton_after is not None and state.t + it >= newton_after
-            if loop.end_epoch(best[2], 1.0 / curvature.value, measure) or it == options.max_iter:
+            if loop.end_epoch(best[2], 1.0 / curvature.value, measure) or it == budget:
                 state.newton = slow and not loop.result.converged  # the next call's
                 break
             if slow:
-                return _newton_finish(problem, state, options, oracle, certificate,
-                                      rule, loop, lower, best[2])
+                state.t += loop.result.n_iter - done
+                _newton_finish(problem, state, options, oracle, certificate, rule, loop,
+                               lower, best[2])
+                return loop.result
         step = 1.0 / curvature.value
         new_w = penalty.prox(y_w - step * g_w, step)
         new_b = y_b - step * g_b if problem.fit_intercept and not gram else y_b
@@ -256,14 +301,25 @@ def _solve_batch_accelerated(problem, state, options):
         y_b = new_b + beta * (new_b - x_b)
         x_w, x_b, theta = new_w, new_b, theta_next
     state.extrapolated = (y_w, y_b, theta, x_w, x_b)
-    state.t += loop.result.n_iter
+    state.t += loop.result.n_iter - done
     return loop.result
 
 
 def _newton_finish(problem, state, options, oracle, certificate, rule, loop, lower,
-                   best_objective):
+                   best_objective, sample=None):
     """Newton steps from the best point until the certificate stops the fit
-    (:mod:`skgd._newton`); each is one epoch of the fit's budget."""
+    (:mod:`skgd._newton`); each is one epoch of the fit's budget.
+
+    With a :class:`~skgd._newton.HessianSample` (the sampled start of a
+    fit), the steps are hand back -- False is returned, the model being the
+    best point reached -- once the sample proves a poor model of the
+    curvature: after ``SAMPLED_GLOBAL_ITERATIONS``, a step the line search
+    had to shorten, an objective decrease that shrank by less than
+    ``SAMPLED_RATE`` (a linear rate no faster than the accelerated
+    iterations'), or ``SAMPLED_MAX_ITERATIONS`` without a certified stop.
+    Otherwise True: the fit has ended.
+    """
+    done = loop.result.n_iter
     W, b = state.W.copy(), state.b.copy()
     G, Gb, objective, data = oracle.evaluate(W, b)
     derivative = oracle.per_sample.copy()
@@ -271,12 +327,14 @@ def _newton_finish(problem, state, options, oracle, certificate, rule, loop, low
     # steps too (partial_fit, warm starts)
     state.extrapolated, state.curvature = None, None
     state.output_centring = None
-    state.newton = True
+    state.newton = sample is None
     best_objective = min(best_objective, objective)
-    center = newton.feature_mean(problem)
+    center = _centre(problem, certificate)
+    finished, decrease = True, None
     while loop.result.n_iter < options.max_iter:
-        found = newton.newton_direction(problem, W, b, G, Gb, derivative, center)
+        found = newton.newton_direction(problem, W, b, G, Gb, derivative, center, sample)
         if found is None:
+            finished = sample is None
             break
         dW, db, slope = found
         # Near the optimum the decrease the step promises is below the
@@ -292,13 +350,16 @@ def _newton_finish(problem, state, options, oracle, certificate, rule, loop, low
                 break
             t *= 0.5
         else:
+            finished = sample is None
             break  # no decrease left: rounding
         W, b = W + t * dW, b + t * db
-        G, Gb, objective, data = trial
+        G, Gb, previous = trial[0], trial[1], objective
+        objective, data = trial[2], trial[3]
         derivative = oracle.per_sample.copy()
         lower = max(lower, certificate.dual(W, b, G, Gb, data, derivative,
                                             max(objective, best_objective), rule.target))
         if not objective <= best_objective + rounding:
+            finished = sample is None
             break  # (not a descent step after all: the model stays)
         # the model is this point (the certificate is measured from its own
         # objective), and the next step starts from it, as a later call does
@@ -306,8 +367,18 @@ def _newton_finish(problem, state, options, oracle, certificate, rule, loop, low
         state.W, state.b = W.copy(), b.copy()
         if loop.end_epoch(best_objective, t, rule.relative_gap(best_objective, lower)):
             break
-    state.t += loop.result.n_iter
-    return loop.result
+        if sample is not None:
+            steps = loop.result.n_iter - done
+            last, decrease = decrease, previous - objective
+            slow = (steps > newton.SAMPLED_GLOBAL_ITERATIONS and last is not None
+                    and decrease > newton.SAMPLED_RATE * last
+                    and decrease > 100 * rounding)
+            if slow or (steps > newton.SAMPLED_GLOBAL_ITERATIONS and t < 1.0) \
+                    or steps >= newton.SAMPLED_MAX_ITERATIONS:
+                finished = False
+                break
+    state.t += loop.result.n_iter - done
+    return finished
 
 
 # The iteration at which the logistic losses re-centre their intercepts at

@@ -342,3 +342,55 @@ def test_exact_intercept_correction_lies_between_its_tangent_and_the_bound(loss)
         assert tangent <= exact + 1e-12
         assert exact <= bounded + 1e-12
         assert bounded - exact > 1e-3  # the bound is loose here: the sum matters
+
+
+@pytest.mark.parametrize("loss, fit_intercept, layout", [
+    (loss, fit_intercept, layout) for loss in ("log_loss", "multinomial")
+    for fit_intercept in (True, False) for layout in ("dense", "csr")])
+def test_constant_model_from_class_sums_equals_a_pass(loss, fit_intercept, layout):
+    # At W = 0 every row's margin is b: the certificate's class sums give
+    # the gradient, the data term and each row's derivative without a pass
+    rng = np.random.RandomState(3)
+    n, d = 400, 6
+    X = np.where(rng.uniform(size=(n, d)) < 0.4, 0.0, rng.normal(0.5, 1.0, (n, d)))
+    Y = (np.where(rng.uniform(size=(n, 1)) < 0.3, 1.0, -1.0) if loss == "log_loss"
+         else np.eye(4)[rng.randint(0, 4, n)])
+    sw = rng.uniform(0.2, 3.0, n)
+    problem = _problem(sp.csr_matrix(X) if layout == "csr" else X, Y, sw, loss, 0.0, 0.1,
+                       fit_intercept)
+    certificate = DualityGap.for_problem(problem)
+    K = Y.shape[1]
+    b = rng.normal(size=K) if fit_intercept else np.zeros(K)
+    rows, expected_rows = np.full_like(Y, np.nan), np.zeros_like(Y)
+    G, Gb, data = certificate.constant_model(b, rows)
+    G_pass, Gb_pass, value = problem.gradient_pass(np.zeros((K, d)), b, per_sample=expected_rows)
+    np.testing.assert_allclose(G, G_pass, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(Gb, Gb_pass, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(data, value, rtol=1e-13)  # the penalty is 0 at W = 0
+    np.testing.assert_allclose(rows, expected_rows, rtol=1e-13, atol=1e-15)
+
+
+def test_mixture_sums_over_row_blocks_match_numpy():
+    # the exact intercept corrections are summed over fixed row blocks in
+    # parallel (skgd/_fast/_duality.pyx): every row counted once, in double
+    from skgd._fast._duality import binary_mixture_entropy, multinomial_mixture_entropy
+
+    rng = np.random.RandomState(0)
+    n, K, t = 50_003, 4, 0.3  # many blocks, the last one uneven
+    w = rng.uniform(0.1, 1.0, n)
+    w /= w.sum()
+    p = rng.uniform(0.01, 0.99, n)
+    raised = rng.uniform(size=n) < 0.5
+    mixed = (1 - t) * p + t * raised
+    expected = w @ (mixed * np.log(mixed) + (1 - mixed) * np.log(1 - mixed))
+    U = (p * np.where(rng.uniform(size=n) < 0.5, 1.0, -1.0))[:, None]  # |u| = p
+    got = binary_mixture_entropy(U, raised.view(np.uint8), w, t)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+    Y = np.eye(K)[rng.randint(0, K, n)]
+    q = rng.dirichlet(np.ones(K), n)
+    pi = rng.dirichlet(np.ones(K))
+    mixed = (1 - t) * q + t * pi
+    expected = w @ np.sum(mixed * np.log(mixed), axis=1)
+    got = multinomial_mixture_entropy(np.ascontiguousarray(q - Y), Y, w, t, pi)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)

@@ -124,3 +124,102 @@ def test_fast_fits_never_pay_for_a_hessian(monkeypatch):
     monkeypatch.setattr(newton, "hessian", counting)
     est = GDClassifier(alpha=1e-2).fit(X, y)
     assert est.n_iter_ < newton.NEWTON_AFTER and not calls
+
+
+def _count_sampled_hessians(monkeypatch):
+    """Patch newton.hessian and the accelerated solver's set-up to count
+    Hessians of a row sample and hand-backs to the accelerated iterations."""
+    import skgd._batch as batch
+
+    calls = {"sampled": 0, "accelerated": 0}
+    hessian, setup = newton.hessian, batch._setup
+
+    def counting_hessian(problem, derivative, center, sample=None):
+        calls["sampled"] += sample is not None
+        return hessian(problem, derivative, center, sample)
+
+    def counting_setup(*args, **kwargs):
+        calls["accelerated"] += 1
+        return setup(*args, **kwargs)
+
+    monkeypatch.setattr(newton, "hessian", counting_hessian)
+    monkeypatch.setattr(batch, "_setup", counting_setup)
+    return calls
+
+
+def _relative_gap_to_sklearn(X, y, est, sample_weight=None):
+    sw = np.ones(len(y)) if sample_weight is None else sample_weight
+    ref = LogisticRegression(C=1.0 / (est.alpha * sw.sum()), solver="newton-cholesky",
+                             tol=1e-12, max_iter=1000).fit(X, y, sample_weight=sw)
+    Y = np.where(y == est.classes_[1], 1.0, -1.0)[:, None]
+
+    def value(model):
+        return objective(X, Y, np.atleast_2d(model.coef_), np.atleast_1d(model.intercept_),
+                         sw, "log_loss", 0.0, est.alpha)
+
+    return (value(est) - value(ref)) / value(ref)
+
+
+@pytest.mark.parametrize("scaled", [False, True])
+def test_sampled_start_certifies_the_optimum(scaled, monkeypatch):
+    # n >> d: Newton steps on the Hessian of a row sample from the first
+    # iteration, no whitening, the certificate unchanged
+    rng = np.random.RandomState(0)
+    n, d = 20_000, 10
+    Z = rng.normal(size=(n, d)) @ (np.eye(d) + 0.4 * rng.normal(size=(d, d)))
+    y = (Z @ rng.normal(size=d) + rng.logistic(size=n) > 0).astype(int)
+    X = Z * np.logspace(-2, 2, d) + 3.0 if scaled else Z
+    sw = rng.uniform(0.5, 2.0, n)
+    calls = _count_sampled_hessians(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = GDClassifier(alpha=1e-4).fit(X, y, sample_weight=sw)
+    assert calls["sampled"] >= 3 and calls["accelerated"] == 0
+    assert est.n_iter_ <= 15
+    assert _relative_gap_to_sklearn(X, y, est, sw) <= 1e-9
+
+
+def test_sampled_start_hands_back_when_the_sample_misses_curvature(monkeypatch):
+    # A feature stored in 3 rows of 20,000, absent from the 1,100 sampled:
+    # the sample's Hessian has only alpha along it, the steps overshoot
+    # there, and the accelerated iterations finish the fit
+    rng = np.random.RandomState(0)
+    n, d = 20_000, 10
+    X = rng.normal(size=(n, d))
+    X[:, 3] = 0.0
+    X[rng.choice(n, 3, replace=False), 3] = 50.0
+    y = (X @ rng.normal(size=d) + rng.logistic(size=n) > 0).astype(int)
+    calls = _count_sampled_hessians(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = GDClassifier(alpha=1e-4).fit(X, y)
+    # recognised right after the global phase, not at the cap of 20 steps
+    assert 1 <= calls["sampled"] <= newton.SAMPLED_GLOBAL_ITERATIONS + 2
+    assert calls["accelerated"] == 1
+    assert _relative_gap_to_sklearn(X, y, est) <= 1e-9
+
+
+def test_sampled_start_only_where_its_hessian_is_cheap():
+    from dataclasses import replace
+
+    from skgd._solver_common import SolverOptions
+
+    rng = np.random.RandomState(0)
+    options = SolverOptions()
+
+    def problem(n, d, layout=np.asarray, loss="log_loss", K=1):
+        X = rng.normal(size=(n, d))
+        Y = (np.where(rng.uniform(size=(n, 1)) < 0.5, 1.0, -1.0) if K == 1
+             else np.eye(K)[rng.randint(0, K, n)])
+        return _problem(layout(X), Y, np.ones(n), loss, True)
+
+    assert newton.sampled_start_applies(problem(20_000, 10), options)
+    # sparse rows: a column missing from the sample would have no curvature
+    assert not newton.sampled_start_applies(problem(20_000, 10, sp.csr_matrix), options)
+    # the sample's Gram products would cost more than 8 passes
+    assert not newton.sampled_start_applies(problem(2_000, 20), options)
+    assert not newton.sampled_start_applies(problem(20_000, 20, loss="multinomial", K=10),
+                                            options)
+    # partial_fit continues the accelerated sequences
+    assert not newton.sampled_start_applies(problem(20_000, 10),
+                                            replace(options, incremental=True))

@@ -18,9 +18,11 @@
 # (``G`` with no rows).
 
 from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc
+from cython.parallel cimport prange
 from libc.math cimport fabs, log
 
 from skgd._fast._loss cimport MULTINOMIAL, row_loss_grad
+from skgd._fast._openmp cimport skgd_max_threads
 from skgd._fast._rows cimport axpy_csr, axpy_dense, dot_csr, dot_dense, floating, index_t
 
 
@@ -156,29 +158,65 @@ cdef inline double xlogx(double p) noexcept nogil:
     return p * log(p) if p > 0.0 else 0.0
 
 
+cdef enum:
+    # The mixture sums run over fixed blocks of at least this many rows (at
+    # most MIXTURE_BLOCKS of them), whose totals are added in block order:
+    # the same bits on any number of threads.
+    MIXTURE_BLOCK_ROWS = 4096
+    MIXTURE_BLOCKS = 32
+
+
+cdef Py_ssize_t mixture_blocks(Py_ssize_t n) noexcept nogil:
+    return max(1, min(<Py_ssize_t> MIXTURE_BLOCKS, n // MIXTURE_BLOCK_ROWS))
+
+
+cdef double add_in_order(const double* partial, Py_ssize_t nb) noexcept nogil:
+    cdef double total = 0.0
+    cdef Py_ssize_t blk
+    for blk in range(nb):
+        total += partial[blk]
+    return total
+
+
 def multinomial_mixture_entropy(const double[:, ::1] U, const double[:, ::1] Y,
                                 const double[::1] weights, double t,
                                 const double[::1] pi):
     """``sum_i w_i sum_k q'_ik log q'_ik``, ``q' = (1 - t)(u_i + y_i) + t pi``."""
-    cdef Py_ssize_t n = U.shape[0], K = U.shape[1], i, k
-    cdef double total = 0.0, row, q
+    cdef Py_ssize_t n = U.shape[0], K = U.shape[1], i, k, blk, lo, hi
+    cdef Py_ssize_t nb = mixture_blocks(n)
+    cdef double row, q, acc
+    cdef double[32] partial
+    cdef int threads = <int> max(1, min(<Py_ssize_t> skgd_max_threads(), nb))
     with nogil:
-        for i in range(n):
-            row = 0.0
-            for k in range(K):
-                q = (1.0 - t) * (U[i, k] + Y[i, k]) + t * pi[k]
-                row += xlogx(q)
-            total += weights[i] * row
-    return total
+        for blk in prange(nb, schedule="static", num_threads=threads):
+            lo = blk * n // nb
+            hi = (blk + 1) * n // nb
+            acc = 0.0
+            for i in range(lo, hi):
+                row = 0.0
+                for k in range(K):
+                    q = (1.0 - t) * (U[i, k] + Y[i, k]) + t * pi[k]
+                    row = row + xlogx(q)
+                acc = acc + weights[i] * row
+            partial[blk] = acc
+    return add_in_order(partial, nb)
 
 
 def binary_mixture_entropy(const double[:, ::1] U, const unsigned char[::1] raised,
                            const double[::1] weights, double t):
     """``sum_i w_i (p' log p' + (1 - p') log(1 - p'))``, ``p' = (1 - t)|u_i| + t r_i``."""
-    cdef Py_ssize_t n = U.shape[0], i
-    cdef double total = 0.0, p
+    cdef Py_ssize_t n = U.shape[0], i, blk, lo, hi
+    cdef Py_ssize_t nb = mixture_blocks(n)
+    cdef double p, acc
+    cdef double[32] partial
+    cdef int threads = <int> max(1, min(<Py_ssize_t> skgd_max_threads(), nb))
     with nogil:
-        for i in range(n):
-            p = (1.0 - t) * fabs(U[i, 0]) + t * raised[i]
-            total += weights[i] * (xlogx(p) + xlogx(1.0 - p))
-    return total
+        for blk in prange(nb, schedule="static", num_threads=threads):
+            lo = blk * n // nb
+            hi = (blk + 1) * n // nb
+            acc = 0.0
+            for i in range(lo, hi):
+                p = (1.0 - t) * fabs(U[i, 0]) + t * raised[i]
+                acc = acc + weights[i] * (xlogx(p) + xlogx(1.0 - p))
+            partial[blk] = acc
+    return add_in_order(partial, nb)

@@ -29,20 +29,10 @@ from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc
 from cython.parallel cimport prange
 
 from skgd._fast._loss cimport row_loss_grad
+from skgd._fast._openmp cimport skgd_max_threads
 from skgd._fast._rows cimport (axpy_csr, axpy_dense, dot2_dense, dot_csr,
                                dot_dense, floating, index_t)
 from skgd._fast._rows cimport skgd_avx_selected
-
-cdef extern from *:
-    """
-    #ifdef _OPENMP
-    #include <omp.h>
-    static int skgd_max_threads(void) { return omp_get_max_threads(); }
-    #else
-    static int skgd_max_threads(void) { return 1; }
-    #endif
-    """
-    int skgd_max_threads() noexcept nogil
 
 cdef enum:
     # At most this many blocks: enough to balance two to a few dozen
