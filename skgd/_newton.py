@@ -90,9 +90,8 @@ SAMPLED_MAX_ITERATIONS = 20
 # little from one step to the next: it is formed anew every SAMPLED_REFRESH
 # steps only.  Measured on the binary problems of
 # benchmarks/time_to_solution.py (whole fits, median of 5): standardised
-# 0.205 -> 0.189 s (9 steps either way), unscaled 0.222 -> 0.200 s (10);
-# every 2 steps gave 0.201 and 0.200 s, never after the global phase 16 and
-# 12 steps.
+# 0.205 -> 0.174 s (9 steps either way), unscaled 0.222 -> 0.196 s (10).
+# Never after the global phase: 16 and 12 steps.
 SAMPLED_REFRESH = 3
 _SAMPLE_SEED = 0
 
