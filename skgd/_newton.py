@@ -43,8 +43,8 @@ which no fixed preconditioner does: on the standardised binary problem of
 ``benchmarks/time_to_solution.py`` (200,000 x 100) the accelerated
 iterations needed the whitening (one ``n d^2`` covariance, 61 ms) and 13
 passes; the sampled steps need neither the whitening nor more than 9
-passes, with 9 Gram products of 10,100 rows (4 ms each in single
-precision).  A sample that misses curvature of the full data (a feature
+passes, with 5 Gram products of 10,100 rows (5 ms each in single
+precision; formed in the first three steps, then every third).  A sample that misses curvature of the full data (a feature
 stored in a handful of rows) shows as shortened or slowly shrinking steps
 after the global phase: the fit then hands its best point to the
 accelerated iterations, which finish it.
