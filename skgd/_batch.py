@@ -311,13 +311,14 @@ def _newton_finish(problem, state, options, oracle, certificate, rule, loop, low
     (:mod:`skgd._newton`); each is one epoch of the fit's budget.
 
     With a :class:`~skgd._newton.HessianSample` (the sampled start of a
-    fit), the steps are hand back -- False is returned, the model being the
-    best point reached -- once the sample proves a poor model of the
-    curvature: after ``SAMPLED_GLOBAL_ITERATIONS``, a step the line search
-    had to shorten, an objective decrease that shrank by less than
+    fit), the steps hand the fit back -- False is returned, the model being
+    the best point reached -- once the sample proves a poor model of the
+    curvature: after ``SAMPLED_GLOBAL_ITERATIONS`` steps, a step the line
+    search had to shorten or an objective decrease that shrank by less than
     ``SAMPLED_RATE`` (a linear rate no faster than the accelerated
-    iterations'), or ``SAMPLED_MAX_ITERATIONS`` without a certified stop.
-    Otherwise True: the fit has ended.
+    iterations'); also after ``SAMPLED_MAX_ITERATIONS`` steps without a
+    certified stop, or a step that is not a descent.  Otherwise True: the
+    fit has ended.
     """
     done = loop.result.n_iter
     W, b = state.W.copy(), state.b.copy()

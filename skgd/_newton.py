@@ -44,10 +44,11 @@ which no fixed preconditioner does: on the standardised binary problem of
 iterations needed the whitening (one ``n d^2`` covariance, 61 ms) and 13
 passes; the sampled steps need neither the whitening nor more than 9
 passes, with 5 Gram products of 10,100 rows (5 ms each in single
-precision; formed in the first three steps, then every third).  A sample that misses curvature of the full data (a feature
-stored in a handful of rows) shows as shortened or slowly shrinking steps
-after the global phase: the fit then hands its best point to the
-accelerated iterations, which finish it.
+precision; formed in the first three steps, then every third).  A sample
+that misses curvature of the full data (a feature stored in a handful of
+rows) shows as shortened or slowly shrinking steps after the global
+phase: the fit then hands its best point to the accelerated iterations,
+which finish it.
 """
 
 import numpy as np
@@ -146,8 +147,8 @@ def sampled_start_applies(problem, options):
 class HessianSample:
     """A fixed sample of the rows, centred and gathered once (dense X).
 
-    ``rows`` holds the sampled ``z_i = (x_i - center, 1)`` in float64, at
-    most ``SAMPLED_COST_RATIO / (d + 1)`` of X's size; the rows are drawn
+    ``rows`` holds the sampled ``z_i = (x_i - center, 1)`` in float32: at
+    most ``SAMPLED_COST_RATIO / (d + 1)`` of X's rows (the cost rule), drawn
     without replacement by a fixed seed (a fit is reproducible).
     """
 
