@@ -53,6 +53,7 @@ which finish it.
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg import cho_factor, cho_solve
 
 from ._threads import sum_over_row_parts
 
@@ -171,27 +172,20 @@ class HessianSample:
                 or self.steps % SAMPLED_REFRESH == 0)
 
 
-def _curvatures(problem, derivative, index=None):
-    """Per row, the weighted entries ``s_i / S * A_i[k, l]`` for ``k <= l``
-    (over the rows ``index`` only if given, ``S`` their weight)."""
+def _row_curvatures(problem, derivative, index=None):
+    """``(weights, a)``: ``s_i / S`` and the rows' curvature factor (over the
+    rows ``index`` only if given, ``S`` their weight): ``a_i = p_i (1 - p_i)``
+    for the binary log-loss, the probabilities ``p_i`` (n x K) for the
+    softmax, whose curvature is ``diag(p_i) - p_i p_i^T``."""
     weights = problem.sample_weight
     if index is not None:
         weights, derivative = weights[index], derivative[index]
     weights = weights / weights.sum()
     if problem.loss == "log_loss":
         a = np.abs(derivative[:, 0])  # sigma(-y z); A = sigma(z) sigma(-z)
-        return {(0, 0): weights * a * (1.0 - a)}
+        return weights, a * (1.0 - a)
     Y = problem.Y if index is None else problem.Y[index]
-    p = derivative + Y  # dL/dz_k = p_k - y_k
-    K = p.shape[1]
-    out = {}
-    for k in range(K):
-        for m in range(k, K):
-            entry = -p[:, k] * p[:, m]
-            if k == m:
-                entry = entry + p[:, k]
-            out[(k, m)] = weights * entry
-    return out
+    return weights, derivative + Y  # dL/dz_k = p_k - y_k
 
 
 def hessian(problem, derivative, center, sample=None):
@@ -203,7 +197,8 @@ def hessian(problem, derivative, center, sample=None):
     X = problem.X
     K = problem.n_outputs
     width = _width(problem)
-    entries = _curvatures(problem, derivative, None if sample is None else sample.index)
+    weights, curvature = _row_curvatures(problem, derivative,
+                                         None if sample is None else sample.index)
     n = problem.n_samples if sample is None else len(sample.index)
 
     def rows_of(start, stop):
@@ -220,11 +215,19 @@ def hessian(problem, derivative, center, sample=None):
         for start in range(lo, hi, CHUNK_ROWS):
             stop = min(start + CHUNK_ROWS, hi)
             rows = rows_of(start, stop)
-            for (k, m), weight in entries.items():
-                block = (rows * weight[start:stop, None].astype(rows.dtype)).T @ rows
-                H[k * width:(k + 1) * width, m * width:(m + 1) * width] += block
-                if m != k:
-                    H[m * width:(m + 1) * width, k * width:(k + 1) * width] += block.T
+            w = weights[start:stop]
+            if problem.loss == "log_loss":
+                H += (rows * (w * curvature[start:stop])[:, None].astype(rows.dtype)).T @ rows
+                continue
+            # sum_i w_i (diag(p_i) - p_i p_i^T) (x) z_i z_i^T: the diagonal
+            # blocks, then all K^2 blocks of the second term in one product
+            p = curvature[start:stop]
+            for k in range(K):
+                block = slice(k * width, (k + 1) * width)
+                H[block, block] += (rows * (w * p[:, k])[:, None].astype(rows.dtype)).T @ rows
+            M = (rows[:, None, :] * (np.sqrt(w)[:, None] * p).astype(rows.dtype)[:, :, None])
+            M = M.reshape(stop - start, K * width)
+            H -= M.T @ M
         return H
 
     # parts of at least CHUNK_ROWS rows (a sample of 10,000 rows: four)
@@ -239,15 +242,32 @@ def feature_mean(problem):
     return problem.weighted_sums(np.ones((problem.n_samples, 1)))[0]
 
 
-def _factorise(H):
-    """``(scale, values, vectors)``: the Hessian scaled by its diagonal and
-    its eigendecomposition, eigenvalues floored; None if not positive."""
+def _factorise(H, flat=None):
+    """A solver of ``H x = r``: the Hessian scaled by its diagonal, factorised
+    by Cholesky (an eigendecomposition with eigenvalues floored at
+    ``EIGENVALUE_FLOOR`` of the largest where that fails); None if ``H`` is
+    not positive.  ``flat`` (optional) is a direction along which ``H`` is
+    zero and the right-hand sides are too (the softmax intercepts' common
+    constant): it is given unit curvature, which leaves the solutions of
+    those right-hand sides unchanged and makes the matrix definite."""
     scale = 1.0 / np.sqrt(np.maximum(np.diag(H), np.finfo(float).tiny))
-    values, vectors = np.linalg.eigh(H * scale[:, None] * scale[None, :])
+    scaled = H * scale[:, None] * scale[None, :]
+    if not np.all(np.isfinite(scaled)):
+        return None
+    if flat is not None:
+        v = flat / scale
+        scaled += np.outer(v, v) / float(v @ v)
+    try:
+        factor = cho_factor(scaled, lower=True, check_finite=False)
+        return lambda r: scale * cho_solve(factor, scale * r, check_finite=False)
+    except np.linalg.LinAlgError:
+        pass
+    values, vectors = np.linalg.eigh(scaled)
     top = float(values[-1]) if values.size else 0.0
     if not (np.isfinite(top) and top > 0):
         return None
-    return scale, np.maximum(values, EIGENVALUE_FLOOR * top), vectors
+    values = np.maximum(values, EIGENVALUE_FLOOR * top)
+    return lambda r: scale * (vectors @ ((vectors.T @ (scale * r)) / values))
 
 
 def newton_direction(problem, W, b, G, Gb, derivative, center, sample=None):
@@ -256,8 +276,7 @@ def newton_direction(problem, W, b, G, Gb, derivative, center, sample=None):
 
     Solved in centred coordinates (the intercept decoupled from features
     with offsets) and scaled by the Hessian's diagonal (features on any
-    scale), by an eigendecomposition whose eigenvalues are floored at
-    ``EIGENVALUE_FLOOR`` of the largest.  With a :class:`HessianSample`, the
+    scale), by :func:`_factorise`.  With a :class:`HessianSample`, the
     Hessian is that of its rows (the gradient is the full one), formed anew
     in the global phase and then every ``SAMPLED_REFRESH`` steps.
     """
@@ -269,21 +288,24 @@ def newton_direction(problem, W, b, G, Gb, derivative, center, sample=None):
         H = hessian(problem, derivative, center, sample)
         index = np.arange(K * width).reshape(K, width)
         H[index[:, :d].ravel(), index[:, :d].ravel()] += problem.l2
-        factor = _factorise(H)
+        flat = None
+        if problem.loss == "multinomial" and problem.fit_intercept:
+            flat = np.zeros((K, width))
+            flat[:, d] = 1.0
+            flat = flat.ravel()
+        factor = _factorise(H, flat)
     if sample is not None:
         sample.factor = factor
         sample.steps += 1
     if factor is None:
         return None
-    scale, values, vectors = factor
     grad = np.zeros((K, width))
     grad[:, :d] = G + problem.l2 * W
     if problem.fit_intercept:
         # chain rule to (W, c): dJ/dW' = dJ/dW - dJ/db center, dJ/dc = dJ/db
         grad[:, :d] -= np.outer(Gb, center)
         grad[:, d] = Gb
-    g = grad.ravel() * scale
-    step = -scale * (vectors @ ((vectors.T @ g) / values))
+    step = -factor(grad.ravel())
     slope = float(grad.ravel() @ step)
     if not (np.all(np.isfinite(step)) and slope < 0):
         return None

@@ -223,3 +223,37 @@ def test_sampled_start_only_where_its_hessian_is_cheap():
     # partial_fit continues the accelerated sequences
     assert not newton.sampled_start_applies(problem(20_000, 10),
                                             replace(options, incremental=True))
+
+
+@pytest.mark.parametrize("loss", ["log_loss", "multinomial"])
+def test_newton_direction_solves_the_newton_system(loss):
+    # Cholesky of the diagonally scaled Hessian, the softmax intercepts' flat
+    # common constant given unit curvature: the step is the minimum-norm
+    # solution of H step = -grad in the coordinates (W_k, c_k)
+    rng = np.random.RandomState(2)
+    n, d = 500, 6
+    X = rng.normal(size=(n, d)) * np.logspace(-1, 1, d) + 1.0
+    Y = (np.where(rng.uniform(size=(n, 1)) < 0.4, 1.0, -1.0) if loss == "log_loss"
+         else np.eye(4)[rng.randint(0, 4, n)])
+    problem = _problem(X, Y, rng.uniform(0.5, 2.0, n), loss, True)
+    K = Y.shape[1]
+    W, b = rng.normal(size=(K, d)) * 0.2, rng.normal(size=K)
+    U = np.zeros((n, K))
+    G, Gb, _ = problem.gradient_pass(W, b, per_sample=U)
+    center = newton.feature_mean(problem)
+    dW, db, slope = newton.newton_direction(problem, W, b, G, Gb, U, center)
+
+    H = newton.hessian(problem, U, center)
+    width = d + 1
+    for k in range(K):
+        H[k * width + np.arange(d), k * width + np.arange(d)] += problem.l2
+    grad = np.zeros((K, width))
+    grad[:, :d] = G + problem.l2 * W - np.outer(Gb, center)
+    grad[:, d] = Gb
+    expected = -np.linalg.lstsq(H, grad.ravel(), rcond=1e-12)[0].reshape(K, width)
+    expected_db = expected[:, d] - expected[:, :d] @ center
+    if loss == "multinomial":
+        expected_db -= expected_db.mean()
+    np.testing.assert_allclose(dW, expected[:, :d], rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(db, expected_db, rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(slope, grad.ravel() @ expected.ravel(), rtol=1e-7)
