@@ -26,9 +26,11 @@ for the binary log-loss and ``diag(p_i) - p_i p_i^T`` for the multinomial
 one (whose intercepts are defined up to a common constant, which the step
 leaves alone), and a backtracking line search on the exact objective.  Each
 Newton iteration is one epoch of ``n_iter_``: a gradient pass (which the
-certificate reads, as before), the Hessian (one pass over X, ``K (K + 1) /
-2`` weighted Gram products), and the line search's passes.  The stopping
-rule is unchanged: the duality gap certifies the model.
+certificate reads, as before), the Hessian (one pass over X: for the
+softmax ``K`` weighted Gram products and one product for the ``K^2`` blocks
+of ``p_i p_i^T``), its Cholesky factor (scaled by its diagonal), and the
+line search's passes.  The stopping rule is unchanged: the duality gap
+certifies the model.
 
 **The sampled start.**  Where ``n`` is large against ``d`` (dense rows,
 the Gram products of ``SAMPLE_ROWS_PER_PARAMETER (d + 1)`` rows costing at
@@ -66,8 +68,8 @@ MAX_PARAMETERS = 1024
 MAX_HESSIAN_FLOPS = 2e9
 # Rows per chunk of the Hessian's Gram products (bounded temporaries).
 CHUNK_ROWS = 2048
-# Eigenvalues of the scaled Hessian below this fraction of the largest
-# (rounding; the multinomial intercepts' common constant) are floored there.
+# Where Cholesky fails (a Hessian singular to rounding), the eigenvalues of
+# the scaled Hessian below this fraction of the largest are floored there.
 EIGENVALUE_FLOOR = 1e-15
 # The relative rounding of the objective (a mean of n terms): a promised
 # decrease below it cannot be checked by the objective.
