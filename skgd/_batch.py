@@ -354,8 +354,8 @@ def _newton_finish(problem, state, options, oracle, certificate, rule, loop, low
             finished = sample is None
             break  # no decrease left: rounding
         W, b = W + t * dW, b + t * db
-        G, Gb, previous = trial[0], trial[1], objective
-        objective, data = trial[2], trial[3]
+        previous = objective
+        G, Gb, objective, data = trial
         derivative = oracle.per_sample.copy()
         lower = max(lower, certificate.dual(W, b, G, Gb, data, derivative,
                                             max(objective, best_objective), rule.target))

@@ -114,13 +114,17 @@ def _newton_problem(problem):
     return problem.n_outputs * _width(problem) <= MAX_PARAMETERS
 
 
+def _hessian_multiply_adds(problem, n_rows):
+    """The size of one Hessian's Gram products over ``n_rows`` rows:
+    ``n_rows (d + 1)^2 K (K + 1) / 2`` (its distinct blocks)."""
+    K, width = problem.n_outputs, _width(problem)
+    return n_rows * width * width * K * (K + 1) / 2
+
+
 def applies(problem):
     """Whether a slow fit of this problem may finish with Newton steps."""
-    if not _newton_problem(problem):
-        return False
-    K, width = problem.n_outputs, _width(problem)
-    flops = problem.n_samples * width * width * K * (K + 1) / 2
-    return flops <= MAX_HESSIAN_FLOPS
+    return (_newton_problem(problem)
+            and _hessian_multiply_adds(problem, problem.n_samples) <= MAX_HESSIAN_FLOPS)
 
 
 def sample_size(problem):
@@ -142,9 +146,9 @@ def sampled_start_applies(problem, options):
         return False
     if not _newton_problem(problem):
         return False
-    K, width = problem.n_outputs, _width(problem)
-    cost = sample_size(problem) * width * width * K * (K + 1) / 2
-    return cost <= SAMPLED_COST_RATIO * problem.n_samples * width * K
+    pass_size = problem.n_samples * _width(problem) * problem.n_outputs
+    return (_hessian_multiply_adds(problem, sample_size(problem))
+            <= SAMPLED_COST_RATIO * pass_size)
 
 
 class HessianSample:
@@ -158,13 +162,12 @@ class HessianSample:
     def __init__(self, problem, center, size):
         rng = np.random.default_rng(_SAMPLE_SEED)
         self.index = np.sort(rng.choice(problem.n_samples, size, replace=False))
-        rows = np.asarray(problem.X[self.index], dtype=np.float64)
-        if problem.fit_intercept:
-            rows = np.hstack([rows - center, np.ones((size, 1))])
         # single precision: the sample's Hessian only shapes the step (the
         # gradient and the objective stay exact), and its Gram products run
-        # at twice the speed
-        self.rows = rows.astype(np.float32)
+        # at twice the speed.  Centred in double, then stored.
+        d = problem.n_features
+        self.rows = np.ones((size, _width(problem)), dtype=np.float32)
+        self.rows[:, :d] = problem.X[self.index] - center
         self.factor = None  # the last Hessian's, see newton_direction
         self.steps = 0
 
@@ -234,14 +237,6 @@ def hessian(problem, derivative, center, sample=None):
 
     # parts of at least CHUNK_ROWS rows (a sample of 10,000 rows: four)
     return sum_over_row_parts(n, CHUNK_ROWS // 4, part)
-
-
-def feature_mean(problem):
-    """The weighted mean of the rows (the centre of :func:`hessian`)."""
-    if not problem.fit_intercept:
-        return np.zeros(problem.n_features)
-    # the fused kernel's weighted sums: no float64 copy of float32 rows
-    return problem.weighted_sums(np.ones((problem.n_samples, 1)))[0]
 
 
 def _factorise(H, flat=None):

@@ -185,7 +185,7 @@ def multinomial_mixture_entropy(const double[:, ::1] U, const double[:, ::1] Y,
     cdef Py_ssize_t n = U.shape[0], K = U.shape[1], i, k, blk, lo, hi
     cdef Py_ssize_t nb = mixture_blocks(n)
     cdef double row, q, acc
-    cdef double[32] partial
+    cdef double partial[MIXTURE_BLOCKS]
     cdef int threads = <int> max(1, min(<Py_ssize_t> skgd_max_threads(), nb))
     with nogil:
         for blk in prange(nb, schedule="static", num_threads=threads):
@@ -208,7 +208,7 @@ def binary_mixture_entropy(const double[:, ::1] U, const unsigned char[::1] rais
     cdef Py_ssize_t n = U.shape[0], i, blk, lo, hi
     cdef Py_ssize_t nb = mixture_blocks(n)
     cdef double p, acc
-    cdef double[32] partial
+    cdef double partial[MIXTURE_BLOCKS]
     cdef int threads = <int> max(1, min(<Py_ssize_t> skgd_max_threads(), nb))
     with nogil:
         for blk in prange(nb, schedule="static", num_threads=threads):
