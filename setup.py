@@ -96,7 +96,7 @@ for ext in extensions:
         ext.extra_compile_args = ext.extra_compile_args + SANITIZE_COMPILE
         ext.extra_link_args = ext.extra_link_args + SANITIZE_LINK
     ext.include_dirs = ["skgd/_fast"]  # _simd.h
-    ext.depends = ["skgd/_fast/_simd.h"]
+    ext.depends = ["skgd/_fast/_simd.h", "skgd/_fast/_simd_tile.h"]
 
 setup(
     ext_modules=cythonize(

@@ -32,7 +32,7 @@ from skgd._fast._loss cimport row_loss_grad
 from skgd._fast._openmp cimport skgd_max_threads
 from skgd._fast._rows cimport (axpy_csr, axpy_dense, dot2_dense, dot_csr,
                                dot_dense, floating, index_t)
-from skgd._fast._rows cimport skgd_avx_selected
+from skgd._fast._rows cimport prefetch_span, skgd_avx_selected
 
 cdef enum:
     # At most this many blocks: enough to balance two to a few dozen
@@ -94,6 +94,106 @@ cdef double* rows_output(double[:, ::1] U, Py_ssize_t n, Py_ssize_t K) except? N
     return &U[0, 0] if n > 0 else NULL
 
 
+cdef extern from "_simd_tile.h":
+    # Dense loops on a tile of rows, with the bits of the row loops of
+    # ``_simd.h`` (see the header).
+    enum:
+        TILE_ROWS "SKGD_TILE_ROWS"
+    void skgd_dot_tile_d(const double** x, const double* w, Py_ssize_t d,
+                         double* out) noexcept nogil
+    void skgd_dot_tile_f(const float** x, const double* w, Py_ssize_t d,
+                         double* out) noexcept nogil
+    void skgd_axpy_tile_d(const double* a, const double** x, int m, double* g,
+                          Py_ssize_t d) noexcept nogil
+    void skgd_axpy_tile_f(const double* a, const float** x, int m, double* g,
+                          Py_ssize_t d) noexcept nogil
+
+cdef enum:
+    # Doubles of scratch per output in a block's slab: the tile's
+    # predictions at both points and its derivatives, and one more vector.
+    SCRATCH_PER_OUTPUT = 3 * TILE_ROWS + 1
+    PREFETCH_ROWS = TILE_ROWS
+
+
+cdef inline void dot_tile(const floating** x, const double* w, Py_ssize_t d,
+                          double* out) noexcept nogil:
+    if floating is float:
+        skgd_dot_tile_f(x, w, d, out)
+    else:
+        skgd_dot_tile_d(x, w, d, out)
+
+
+cdef inline void axpy_tile(const double* a, const floating** x, int m, double* g,
+                           Py_ssize_t d) noexcept nogil:
+    if floating is float:
+        skgd_axpy_tile_f(a, x, m, g, d)
+    else:
+        skgd_axpy_tile_d(a, x, m, g, d)
+
+
+cdef void tile_dense(const floating** xs, const Py_ssize_t* rows, int m, Py_ssize_t d,
+                     const double* Y, Py_ssize_t K, const double* sample_weight,
+                     const double* W, const double* b, const double* W_eval,
+                     const double* b_eval, bint same_point, double* G, double* Gb,
+                     double* buf, int loss, double epsilon, double* U,
+                     double* total) noexcept nogil:
+    """Add the m <= TILE_ROWS rows ``xs`` (indices ``rows``) to G, Gb, total.
+
+    Every sum takes the rows' terms one after the other, in row order, so
+    the result has the bits of a loop over the rows one at a time.
+    """
+    cdef Py_ssize_t k, i
+    cdef int r, used
+    cdef double s
+    cdef double* p = buf                       # (TILE_ROWS, K) at (W, b)
+    cdef double* q = buf + TILE_ROWS * K       # (TILE_ROWS, K) at the eval point
+    cdef double* g = buf + 2 * TILE_ROWS * K   # (TILE_ROWS, K) derivatives
+    cdef double* g_eval = buf + 3 * TILE_ROWS * K
+    cdef double dots[TILE_ROWS]
+    cdef double coef[TILE_ROWS]
+    cdef const floating* picked[TILE_ROWS]
+    for k in range(K):
+        if m == TILE_ROWS:
+            dot_tile(xs, W + k * d, d, dots)
+        else:
+            for r in range(m):
+                dots[r] = dot_dense(xs[r], W + k * d, d)
+        for r in range(m):
+            p[r * K + k] = b[k] + dots[r]
+        if not same_point:
+            if m == TILE_ROWS:
+                dot_tile(xs, W_eval + k * d, d, dots)
+            else:
+                for r in range(m):
+                    dots[r] = dot_dense(xs[r], W_eval + k * d, d)
+            for r in range(m):
+                q[r * K + k] = b_eval[k] + dots[r]
+    for r in range(m):
+        i = rows[r]
+        s = sample_weight[i]
+        if same_point:
+            total[0] += s * row_loss_grad(loss, Y + i * K, p + r * K, g + r * K, K,
+                                          epsilon)
+        else:
+            row_loss_grad(loss, Y + i * K, p + r * K, g + r * K, K, epsilon)
+            total[0] += s * row_loss_grad(loss, Y + i * K, q + r * K, g_eval, K,
+                                          epsilon)
+        if U != NULL:
+            for k in range(K):
+                U[i * K + k] = g[r * K + k]
+    for k in range(K):
+        # a row whose derivative is zero adds nothing (not even a signed zero)
+        used = 0
+        for r in range(m):
+            if g[r * K + k] != 0.0:
+                coef[used] = sample_weight[rows[r]] * g[r * K + k]
+                picked[used] = xs[r]
+                Gb[k] += coef[used]
+                used += 1
+        if used > 0:
+            axpy_tile(coef, picked, used, G + k * d, d)
+
+
 cdef double block_dense(const floating* X, Py_ssize_t d, const double* Y, Py_ssize_t K,
                         const double* sample_weight, const double* W, const double* b,
                         const double* W_eval, const double* b_eval, bint same_point,
@@ -103,42 +203,34 @@ cdef double block_dense(const floating* X, Py_ssize_t d, const double* Y, Py_ssi
     """Gradient and loss sums of rows [lo, hi) into G, Gb (overwritten).
 
     ``U`` (or NULL) receives each row's loss derivative ``g_i`` (n x K).
+    Rows of non-zero weight are taken TILE_ROWS at a time (``tile_dense``).
     """
     cdef Py_ssize_t i, k, j
-    cdef double s, total = 0.0
-    cdef double* p = buf
-    cdef double* q = buf + K
-    cdef double* g = buf + 2 * K
-    cdef double* g_eval = buf + 3 * K
-    cdef const floating* x
+    cdef double total = 0.0
+    cdef const floating* xs[TILE_ROWS]
+    cdef Py_ssize_t rows[TILE_ROWS]
+    cdef int m = 0
     for j in range(K * d):
         G[j] = 0.0
     for k in range(K):
         Gb[k] = 0.0
     for i in range(lo, hi):
-        s = sample_weight[i]
-        if s == 0.0:
+        if sample_weight[i] == 0.0:
             continue
-        x = X + i * d
-        if same_point:
-            for k in range(K):
-                p[k] = b[k] + dot_dense(x, W + k * d, d)
-            total += s * row_loss_grad(loss, Y + i * K, p, g, K, epsilon)
-        else:
-            # both points' predictions in one pass over the row
-            for k in range(K):
-                dot2_dense(x, W + k * d, W_eval + k * d, d, &p[k], &q[k])
-                p[k] += b[k]
-                q[k] += b_eval[k]
-            row_loss_grad(loss, Y + i * K, p, g, K, epsilon)
-            total += s * row_loss_grad(loss, Y + i * K, q, g_eval, K, epsilon)
-        if U != NULL:
-            for k in range(K):
-                U[i * K + k] = g[k]
-        for k in range(K):
-            if g[k] != 0.0:
-                axpy_dense(s * g[k], x, G + k * d, d)
-                Gb[k] += s * g[k]
+        xs[m] = X + i * d
+        rows[m] = i
+        m += 1
+        if m == TILE_ROWS:
+            # the rows after the tile start coming from memory while the
+            # tile's losses and updates are computed
+            if i + 1 + PREFETCH_ROWS <= hi:
+                prefetch_span(X + (i + 1) * d, PREFETCH_ROWS * d * sizeof(floating))
+            tile_dense(xs, rows, m, d, Y, K, sample_weight, W, b, W_eval, b_eval,
+                       same_point, G, Gb, buf, loss, epsilon, U, &total)
+            m = 0
+    if m > 0:
+        tile_dense(xs, rows, m, d, Y, K, sample_weight, W, b, W_eval, b_eval,
+                   same_point, G, Gb, buf, loss, epsilon, U, &total)
     return total
 
 
@@ -209,11 +301,11 @@ cdef void reduce_blocks(const double* slabs, Py_ssize_t nb, Py_ssize_t stride,
 
 cdef Py_ssize_t slab_stride(Py_ssize_t K, Py_ssize_t d) noexcept nogil:
     """Doubles per block: the (K, d) and (K,) partials, the loss total and
-    4K of scratch, rounded up to whole cache lines plus one line of padding
+    SCRATCH_PER_OUTPUT * K of scratch, rounded up to whole cache lines plus one line of padding
     so that no two threads ever write to the same line (false sharing would
     bounce a line between cores on every row)."""
     cdef Py_ssize_t line = 8  # doubles per 64-byte cache line
-    cdef Py_ssize_t used = K * d + 5 * K + 1
+    cdef Py_ssize_t used = K * d + K + 1 + SCRATCH_PER_OUTPUT * K
     return (used + line - 1) // line * line + line
 
 
@@ -276,7 +368,7 @@ def gradient_dense(const floating[:, ::1] X, const double[:, ::1] Y,
     cdef double total = 0.0
     cdef bint same_point
     cdef const floating* Xp = &X[0, 0] if n > 0 and d > 0 else NULL
-    # one (K, d) + (K,) partial and one 4K scratch vector per block
+    # one (K, d) + (K,) partial and its scratch per block
     # One slab per block (see slab_stride), from PyMem_Raw*: seen by
     # tracemalloc, safe without the GIL.  The extra line aligns slab 0.
     cdef Py_ssize_t stride = slab_stride(K, d)
