@@ -37,7 +37,7 @@ SANITIZE_COMPILE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undef
                     "-fno-omit-frame-pointer", "-g"]
 SANITIZE_LINK = ["-fsanitize=address,undefined"]
 WANT_OPENMP = os.environ.get("SKGD_OPENMP", "1") not in ("", "0")
-OPENMP_EXTENSIONS = {"skgd._fast._gradient", "skgd._fast._duality"}
+OPENMP_EXTENSIONS = {"skgd._fast._gradient", "skgd._fast._duality", "skgd._fast._utils"}
 OPENMP_FLAG = {"msvc": "/openmp"}  # gcc and clang: -fopenmp
 
 OPENMP_PROBE = """

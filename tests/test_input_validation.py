@@ -661,3 +661,43 @@ def test_failed_fit_leaves_no_model(Est):
         est.fit(with_value(X, (0, 0), np.nan), y)
     with pytest.raises(NotFittedError):
         est.predict(X)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_all_finite_finds_one_bad_value_anywhere(dtype, bad, n_threads):
+    """The parallel check of the validation (``skgd._fast._utils.all_finite``)
+    reads the exponent bits: one NaN or infinity anywhere in 100,003 values
+    (the first, at block edges, the last) is found; the largest finite
+    values, subnormals and signed zeros are not flagged."""
+    from skgd._fast._utils import all_finite
+
+    n = 100_003  # 13 blocks of 8,192 values and a short one
+    values = np.random.RandomState(0).normal(size=n).astype(dtype)
+    assert all_finite(values, n_threads)
+    for where in (0, 8191, 8192, 50_000, n - 1):
+        spoiled = values.copy()
+        spoiled[where] = bad
+        assert not all_finite(spoiled, n_threads), where
+    info = np.finfo(dtype)
+    edge = np.array([info.max, -info.max, info.tiny, info.smallest_subnormal, 0.0, -0.0],
+                    dtype=dtype)
+    assert all_finite(np.tile(edge, 20_000), n_threads)
+    assert all_finite(np.empty(0, dtype=dtype), n_threads)
+
+
+def test_strided_and_fortran_X_are_checked_too():
+    """Fortran-ordered X is checked in place, a strided view by scikit-learn."""
+    X = np.asfortranarray(np.random.RandomState(0).normal(size=(40, 3)))
+    y = np.arange(40) % 2
+    X[7, 2] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        skgd.GDClassifier().fit(X, y)
+    fitted = skgd.GDClassifier().fit(np.nan_to_num(X), y)
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        fitted.predict(X)
+    wide = np.zeros((40, 6))
+    wide[:, ::2] = X
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        fitted.predict(wide[:, ::2])

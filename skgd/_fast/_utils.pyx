@@ -4,8 +4,10 @@
 
 cimport cython
 from cpython.mem cimport PyMem_RawCalloc, PyMem_RawFree
+from cython.parallel cimport prange
 from libc.stdint cimport uint32_t, uint64_t
 
+from skgd._fast._openmp cimport skgd_max_threads
 from skgd._fast._rows cimport floating, index_t
 from skgd._fast._schedule cimport schedule_step as _schedule_step
 
@@ -218,3 +220,52 @@ def schedule_step(int schedule, double eta0, double power_t, double optimal_alph
     """The step of update ``t`` under a schedule code: the epoch kernels'
     formula (``_schedule.pxd``), for the solvers that step from Python."""
     return _schedule_step(schedule, eta0, power_t, optimal_alpha, optimal_t0, t)
+
+
+cdef enum:
+    # values per block of the finiteness check (~64 KB of doubles)
+    FINITE_BLOCK = 8192
+
+
+cdef bint block_finite(const floating* v, Py_ssize_t n) noexcept nogil:
+    """Whether v[0:n] is finite, from the bits: a value is an infinity or a
+    NaN exactly when its exponent bits are all ones, and adding one unit of
+    the lowest exponent bit then carries into the sign bit.  Integer ANDs,
+    adds and ORs only, which the compiler turns into vector instructions
+    (a floating-point sum could not be reordered to vectorise)."""
+    cdef const uint64_t* b64 = <const uint64_t*> v
+    cdef const uint32_t* b32 = <const uint32_t*> v
+    cdef uint64_t acc64 = 0
+    cdef uint32_t acc32 = 0
+    cdef Py_ssize_t i
+    if floating is double:
+        for i in range(n):
+            acc64 |= (b64[i] & 0x7FF0000000000000ULL) + 0x0010000000000000ULL
+        return (acc64 >> 63) == 0
+    else:
+        for i in range(n):
+            acc32 |= (b32[i] & 0x7F800000U) + 0x00800000U
+        return (acc32 >> 31) == 0
+
+
+def all_finite(const floating[::1] values, int n_threads=-1):
+    """Whether every value is finite (no NaN, no infinity).
+
+    The check of scikit-learn's input validation, in parallel over fixed
+    blocks on the OpenMP threads: an n x d array is one pass over memory.
+    The caller raises scikit-learn's own error where this says False.
+    """
+    cdef Py_ssize_t n = values.shape[0]
+    cdef Py_ssize_t n_blocks = (n + FINITE_BLOCK - 1) // FINITE_BLOCK, blk, lo
+    cdef int bad = 0
+    cdef int threads = skgd_max_threads() if n_threads <= 0 else n_threads
+    if n == 0:
+        return True
+    if n_blocks < 4:
+        threads = 1  # not worth waking a thread
+    with nogil:
+        for blk in prange(n_blocks, schedule="static", num_threads=threads):
+            lo = blk * FINITE_BLOCK
+            if not block_finite(&values[0] + lo, min(FINITE_BLOCK, n - lo)):
+                bad += 1
+    return bad == 0
