@@ -120,17 +120,25 @@ def test_two_point_gradient_equals_one_point_passes(dtype, d):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("d", [5, 45, 64])
 @pytest.mark.parametrize("n", [1, 3, 4, 23])
-def test_dense_pass_has_the_bits_of_one_row_at_a_time(loss, dtype, d, n):
+@pytest.mark.parametrize("at_zero", [False, True])
+def test_dense_pass_has_the_bits_of_one_row_at_a_time(loss, dtype, d, n, at_zero):
     """The dense pass takes its rows four at a time (``_simd_tile.h``), yet
     every sum must add the rows' terms one after the other, in row order:
     the bits of one-row passes added up in order.  Zero weights and zero
-    derivatives (hinge) thin the tiles; n = 23 leaves a tail of three."""
+    derivatives (hinge) thin the tiles; n = 23 leaves a tail of three.  At
+    W = 0 the pass skips the dot products."""
     K = 3 if loss == "multinomial" else 2
     X, Y, sw, W, b = make_problem(loss, K=K, d=d, n=n, density=0.8)
     X = X.astype(dtype)
-    sw[::5] = 0.0
+    sw[1::5] = 0.0
     if loss == "hinge":
         W *= 5.0  # many margins beyond 1: zero derivatives
+    if at_zero:
+        W[:] = 0.0
+        G0, Gb0 = np.empty_like(W), np.empty_like(b)
+        gradient_dense(X, Y, sw, W, b, W, b, G0, Gb0, LOSS_CODES[loss], 0.3)
+        G_ref, Gb_ref = data_gradient(X.astype(float), Y, W, b, sw, loss, 0.3)
+        np.testing.assert_allclose(G0 / sw.sum(), G_ref, rtol=1e-5, atol=1e-12)
     code = LOSS_CODES[loss]
     assert n_blocks(n, n * d, K, d) == 1  # one block: a single sum in row order
     G, Gb = np.empty_like(W), np.empty_like(b)

@@ -1,5 +1,7 @@
 """The batch solver's BLAS work: one BLAS thread during a fit, products by parts."""
 
+import sys
+
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
@@ -76,3 +78,32 @@ def test_overlapping_fits_restore_the_blas_threads_when_the_last_one_ends():
         after = _blas_threads()
     assert during == [1] * len(during)
     assert after == [2] * len(after)
+
+
+def _sum_in_child(queue):
+    from skgd._threads import sum_over_row_parts
+
+    queue.put(sum_over_row_parts(100_000, 256, lambda lo, hi: np.array([hi - lo])).tolist())
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no fork on Windows")
+def test_thread_pool_is_remade_in_a_forked_child():
+    """The parts' pool is kept between calls, but its threads do not survive
+    a fork: a child forked after a parallel product must make its own pool
+    instead of queueing work to threads that do not exist (a hang)."""
+    import multiprocessing
+
+    from skgd._threads import row_parts, sum_over_row_parts
+
+    assert len(row_parts(100_000, 256)) > 1  # several parts: the pool runs them
+    parent = sum_over_row_parts(100_000, 256, lambda lo, hi: np.array([hi - lo]))
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_sum_in_child, args=(queue,))
+    child.start()
+    try:
+        assert queue.get(timeout=60) == parent.tolist() == [100_000]
+    finally:
+        child.join(timeout=10)
+        if child.is_alive():
+            child.kill()

@@ -85,6 +85,15 @@ cdef bint same_values(const double* W, const double* b, const double* W_eval,
     return True
 
 
+cdef bint all_zero(const double* W, Py_ssize_t size) noexcept nogil:
+    """True when every coefficient is zero."""
+    cdef Py_ssize_t j
+    for j in range(size):
+        if W[j] != 0.0:
+            return False
+    return True
+
+
 cdef double* rows_output(double[:, ::1] U, Py_ssize_t n, Py_ssize_t K) except? NULL:
     """The buffer of the rows' loss derivatives (n x K), or NULL if not asked."""
     if U is None:
@@ -134,13 +143,15 @@ cdef inline void axpy_tile(const double* a, const floating** x, int m, double* g
 cdef void tile_dense(const floating** xs, const Py_ssize_t* rows, int m, Py_ssize_t d,
                      const double* Y, Py_ssize_t K, const double* sample_weight,
                      const double* W, const double* b, const double* W_eval,
-                     const double* b_eval, bint same_point, double* G, double* Gb,
-                     double* buf, int loss, double epsilon, double* U,
+                     const double* b_eval, bint same_point, bint zero_w, double* G,
+                     double* Gb, double* buf, int loss, double epsilon, double* U,
                      double* total) noexcept nogil:
     """Add the m <= TILE_ROWS rows ``xs`` (indices ``rows``) to G, Gb, total.
 
     Every sum takes the rows' terms one after the other, in row order, so
-    the result has the bits of a loop over the rows one at a time.
+    the result has the bits of a loop over the rows one at a time.  With
+    ``zero_w`` (one point, W = 0: the first pass of a fit, and the class
+    sums of the duality gap) the dot products, all +0, are not taken.
     """
     cdef Py_ssize_t k, i
     cdef int r, used
@@ -153,7 +164,10 @@ cdef void tile_dense(const floating** xs, const Py_ssize_t* rows, int m, Py_ssiz
     cdef double coef[TILE_ROWS]
     cdef const floating* picked[TILE_ROWS]
     for k in range(K):
-        if m == TILE_ROWS:
+        if zero_w:
+            for r in range(m):
+                dots[r] = 0.0
+        elif m == TILE_ROWS:
             dot_tile(xs, W + k * d, d, dots)
         else:
             for r in range(m):
@@ -197,7 +211,7 @@ cdef void tile_dense(const floating** xs, const Py_ssize_t* rows, int m, Py_ssiz
 cdef double block_dense(const floating* X, Py_ssize_t d, const double* Y, Py_ssize_t K,
                         const double* sample_weight, const double* W, const double* b,
                         const double* W_eval, const double* b_eval, bint same_point,
-                        double* G, double* Gb, double* buf, Py_ssize_t lo,
+                        bint zero_w, double* G, double* Gb, double* buf, Py_ssize_t lo,
                         Py_ssize_t hi, int loss, double epsilon,
                         double* U) noexcept nogil:
     """Gradient and loss sums of rows [lo, hi) into G, Gb (overwritten).
@@ -226,11 +240,11 @@ cdef double block_dense(const floating* X, Py_ssize_t d, const double* Y, Py_ssi
             if i + 1 + PREFETCH_ROWS <= hi:
                 prefetch_span(X + (i + 1) * d, PREFETCH_ROWS * d * sizeof(floating))
             tile_dense(xs, rows, m, d, Y, K, sample_weight, W, b, W_eval, b_eval,
-                       same_point, G, Gb, buf, loss, epsilon, U, &total)
+                       same_point, zero_w, G, Gb, buf, loss, epsilon, U, &total)
             m = 0
     if m > 0:
         tile_dense(xs, rows, m, d, Y, K, sample_weight, W, b, W_eval, b_eval,
-                   same_point, G, Gb, buf, loss, epsilon, U, &total)
+                   same_point, zero_w, G, Gb, buf, loss, epsilon, U, &total)
     return total
 
 
@@ -366,7 +380,7 @@ def gradient_dense(const floating[:, ::1] X, const double[:, ::1] Y,
     cdef Py_ssize_t size = K * d, blk
     cdef int threads = resolve_threads(n_threads, nb)
     cdef double total = 0.0
-    cdef bint same_point
+    cdef bint same_point, zero_w
     cdef const floating* Xp = &X[0, 0] if n > 0 and d > 0 else NULL
     # one (K, d) + (K,) partial and its scratch per block
     # One slab per block (see slab_stride), from PyMem_Raw*: seen by
@@ -385,15 +399,17 @@ def gradient_dense(const floating[:, ::1] X, const double[:, ::1] Y,
         raise MemoryError()
     with nogil:
         same_point = same_values(Wp, bp, We, be, K, d)
+        zero_w = same_point and all_zero(Wp, K * d)
         if nb == 1:
-            total = block_dense(Xp, d, Yp, K, sw, Wp, bp, We, be, same_point,
+            total = block_dense(Xp, d, Yp, K, sw, Wp, bp, We, be, same_point, zero_w,
                                 &G[0, 0], &Gb[0], slabs, 0, n, loss,
                                 epsilon, Up)
         else:
             for blk in prange(nb, schedule="dynamic", num_threads=threads):
                 slab = slabs + blk * stride
                 slab[size + K] = block_dense(
-                    Xp, d, Yp, K, sw, Wp, bp, We, be, same_point, slab, slab + size,
+                    Xp, d, Yp, K, sw, Wp, bp, We, be, same_point, zero_w, slab,
+                    slab + size,
                     slab + size + K + 1, blk * n // nb, (blk + 1) * n // nb, loss,
                     epsilon, Up)
             reduce_blocks(slabs, nb, stride, size, &G[0, 0], threads)
