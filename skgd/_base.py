@@ -16,10 +16,9 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
+from sklearn.utils import assert_all_finite, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
-from sklearn.utils import assert_all_finite
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
@@ -33,8 +32,8 @@ from ._dual_cd import applies as dual_cd_applies
 from ._fast._utils import all_finite
 from ._losses import LOSSES
 from ._penalties import ElasticNet
-from ._solvers import SOLVERS, Problem, SolverOptions, SolverState
 from ._schedules import LEARNING_RATES
+from ._solvers import SOLVERS, Problem, SolverOptions, SolverState
 
 # solver='auto' runs the batch solver in fit and 'minibatch' in partial_fit.
 # The two certified solvers, measured at their defaults on dense L2-logistic

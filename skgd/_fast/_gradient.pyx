@@ -140,6 +140,17 @@ cdef inline void axpy_tile(const double* a, const floating** x, int m, double* g
         skgd_axpy_tile_d(a, x, m, g, d)
 
 
+cdef inline void tile_dots(const floating** xs, int m, const double* w, Py_ssize_t d,
+                           double* dots) noexcept nogil:
+    """dots[r] = xs[r] . w for the m rows of a tile (a full one side by side)."""
+    cdef int r
+    if m == TILE_ROWS:
+        dot_tile(xs, w, d, dots)
+    else:
+        for r in range(m):
+            dots[r] = dot_dense(xs[r], w, d)
+
+
 cdef void tile_dense(const floating** xs, const Py_ssize_t* rows, int m, Py_ssize_t d,
                      const double* Y, Py_ssize_t K, const double* sample_weight,
                      const double* W, const double* b, const double* W_eval,
@@ -167,19 +178,12 @@ cdef void tile_dense(const floating** xs, const Py_ssize_t* rows, int m, Py_ssiz
         if zero_w:
             for r in range(m):
                 dots[r] = 0.0
-        elif m == TILE_ROWS:
-            dot_tile(xs, W + k * d, d, dots)
         else:
-            for r in range(m):
-                dots[r] = dot_dense(xs[r], W + k * d, d)
+            tile_dots(xs, m, W + k * d, d, dots)
         for r in range(m):
             p[r * K + k] = b[k] + dots[r]
         if not same_point:
-            if m == TILE_ROWS:
-                dot_tile(xs, W_eval + k * d, d, dots)
-            else:
-                for r in range(m):
-                    dots[r] = dot_dense(xs[r], W_eval + k * d, d)
+            tile_dots(xs, m, W_eval + k * d, d, dots)
             for r in range(m):
                 q[r * K + k] = b_eval[k] + dots[r]
     for r in range(m):
