@@ -100,7 +100,8 @@ def test_fused_gradient_equals_reference(loss, sparse, dtype, d):
 @pytest.mark.parametrize("d", [1, 7, 8, 19, 64])
 def test_two_point_gradient_equals_one_point_passes(dtype, d):
     """With two points the gradient and the loss come from one pass over
-    each row (``dot2_dense``): the same bits as one point at a time."""
+    the rows (each tile's dot products taken at both points): the same bits
+    as one point at a time."""
     X, Y, sw, W, b = make_problem("log_loss", K=2, d=d, n=50)
     X = X.astype(dtype)
     W_eval, b_eval = W * 0.5 - 0.1, b + 0.1

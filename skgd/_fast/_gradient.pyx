@@ -30,8 +30,7 @@ from cython.parallel cimport prange
 
 from skgd._fast._loss cimport row_loss_grad
 from skgd._fast._openmp cimport skgd_max_threads
-from skgd._fast._rows cimport (axpy_csr, axpy_dense, dot2_dense, dot_csr,
-                               dot_dense, floating, index_t)
+from skgd._fast._rows cimport axpy_csr, dot_csr, dot_dense, floating, index_t
 from skgd._fast._rows cimport prefetch_span, skgd_avx_selected
 
 cdef enum:
@@ -319,8 +318,8 @@ cdef void reduce_blocks(const double* slabs, Py_ssize_t nb, Py_ssize_t stride,
 
 cdef Py_ssize_t slab_stride(Py_ssize_t K, Py_ssize_t d) noexcept nogil:
     """Doubles per block: the (K, d) and (K,) partials, the loss total and
-    SCRATCH_PER_OUTPUT * K of scratch, rounded up to whole cache lines plus one line of padding
-    so that no two threads ever write to the same line (false sharing would
+    SCRATCH_PER_OUTPUT * K of scratch, rounded up to whole cache lines plus
+    one line of padding so that no two threads ever write to the same line (false sharing would
     bounce a line between cores on every row)."""
     cdef Py_ssize_t line = 8  # doubles per 64-byte cache line
     cdef Py_ssize_t used = K * d + K + 1 + SCRATCH_PER_OUTPUT * K
