@@ -227,6 +227,35 @@ def test_lazy_l1_crossing_zero():
         np.testing.assert_allclose(b, b_ref, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("loss", ["squared_error", "multinomial"])
+@pytest.mark.parametrize("l2", [0.01, 1.0, 1e5])
+def test_drift_records_over_any_window(loss, l2):
+    # Without L1 a CSR feature's deferred steps are a drift re-based when the
+    # window ends or the L2 scale falls below its floor (l2 = 1 with this
+    # step: the scale is folded every 80 updates; l2 = 1e5: every 2, and
+    # without the floor 1 / scale would overflow within an epoch).  Windows
+    # of one update, a few and more than an epoch must all give the eager
+    # updates of the reference.
+    rng = np.random.RandomState(4)
+    n, d = 200, 30
+    K = 3 if loss == "multinomial" else 1
+    X = _sparse_data(rng, n, d, density=0.05)
+    Y = _targets(loss, rng, n, K)
+    sw = rng.uniform(0.5, 1.5, n)
+    W0, b0 = rng.randn(K, d), rng.randn(K) * 0.1
+    orders = [rng.permutation(n) for _ in range(2)]
+    W_ref, b_ref = saga_reference(
+        X, Y, sw, orders, W0, b0, step=0.3, l1=0.0, l2=l2, loss=loss,
+        epsilon=0.3, fit_intercept=True,
+    )
+    for window in (1, 5, 10**6):
+        W, b = _run_kernel(
+            X, Y, sw, orders, W0, b0, 0.3, 0.0, l2, loss, True, window=window
+        )
+        np.testing.assert_allclose(W, W_ref, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(b, b_ref, rtol=1e-10, atol=1e-12)
+
+
 def test_dense_equals_csr_without_preconditioner():
     rng = np.random.RandomState(2)
     X = _sparse_data(rng, 50, 12)

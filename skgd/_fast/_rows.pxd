@@ -108,6 +108,30 @@ cdef enum:
     PREFETCH_EARLY_DISTANCE = 8
 
 
+cdef inline void prefetch_csr_row(const floating* vals, const index_t* cols,
+                                  const index_t* indptr, const double* Y,
+                                  Py_ssize_t K, const double* sample_weight,
+                                  bint uniform_weight,
+                                  const Py_ssize_t* order, Py_ssize_t pos,
+                                  Py_ssize_t n) noexcept nogil:
+    """Ask for the values, indices, target and weight of the row at ``pos``,
+    and for the row pointers of the row as far again ahead: reading
+    ``indptr`` here would otherwise be a cache miss of its own before the
+    prefetches of the row can even be issued."""
+    cdef Py_ssize_t i, start, nnz
+    if pos + PREFETCH_DISTANCE < n:
+        prefetch(indptr + order[pos + PREFETCH_DISTANCE])
+    if pos < n:
+        i = order[pos]
+        start = indptr[i]
+        nnz = indptr[i + 1] - start
+        prefetch_span(vals + start, nnz * sizeof(vals[0]))
+        prefetch_span(cols + start, nnz * sizeof(cols[0]))
+        prefetch_span(Y + i * K, K * sizeof(double))
+        if not uniform_weight:
+            prefetch(sample_weight + i)
+
+
 cdef inline double dot_dense(const floating* x, const double* w,
                              Py_ssize_t d) noexcept nogil:
     if floating is float:

@@ -33,12 +33,12 @@
 from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc
 
 from skgd._fast._loss cimport row_loss_grad
-from skgd._fast._penalty cimport (LazyPenalty, Penalty, lazy_advance,
+from skgd._fast._penalty cimport (MIN_SCALE, LazyPenalty, Penalty, lazy_advance,
                                   lazy_catch_up, lazy_full, lazy_reset, lazy_unit,
                                   penalty_feature_steps, penalty_new, prox_coef)
 from skgd._fast._rows cimport (PREFETCH_DISTANCE, axpy_csr, axpy_dense, dot2_dense,
                                dot_csr, dot_dense, floating, index_t, prefetch,
-                               prefetch_span)
+                               prefetch_csr_row, prefetch_span)
 
 
 cdef inline void prefetch_row(const floating* X, Py_ssize_t d, const double* Y,
@@ -280,20 +280,131 @@ def saga_epoch_dense(const floating[:, ::1] X, const double[:, ::1] Y,
     return loss_sum, weight_sum
 
 
-# CSR epochs keep, per feature, one record of 1 + 2K doubles: the update
-# index at which the feature was last brought up to date, then (w_kj, a_kj)
-# for every output.  Everything an update reads or writes for one non-zero
-# is then in one or two cache lines, instead of three arrays of d entries
-# missed one after the other (d is large where data are sparse).
+# CSR epochs keep, per feature, one record of doubles, so that everything an
+# update reads or writes for one non-zero is in one or two cache lines,
+# instead of arrays of d entries missed one after the other (d is large where
+# data are sparse).  The record has one of two forms.
+#
+# * With an L1 part, the deferred steps of a feature are piecewise linear in
+#   the partial sums of ``LazyPenalty`` and are replayed from the update at
+#   which the feature was last brought up to date: the record is that index,
+#   then (v_kj, a_kj) for every output (``stamped``, 1 + 2K doubles).
+# * Without it, the deferred drift is linear: after update t a feature that
+#   no row has touched since holds ``v_kj = u_kj - C_t a_kj``, with
+#   ``C_t = sum_{tau < t} eta / scale_tau`` and ``u_kj`` constant until a row
+#   touches the feature.  The record is (u_kj, a_kj) (``drift``, 2K doubles):
+#   no index, no catch-up sweep, no table of partial sums; a non-zero costs
+#   one read of its record for the dot product and one read and write for
+#   the update.  ``u`` is re-based (every feature made true) with the window,
+#   which bounds ``C_t`` by ``window`` steps, and so the rounding of
+#   ``u - C_t a``: it is that of the drift since the window began.
 
-cdef inline Py_ssize_t record_size(Py_ssize_t K) noexcept nogil:
+
+cdef inline double take_difference(double g_new, double* table_ik, double* b_k,
+                                   double* abar_b_k, double step, double inv_n,
+                                   bint fit_intercept) noexcept nogil:
+    """Replace a sample's table entry by ``g_new``; step the intercept with
+    the old average and update the average.  Returns ``g_new - g_old``."""
+    cdef double dk = g_new - table_ik[0]
+    if fit_intercept:
+        b_k[0] -= step * (dk + abar_b_k[0])
+    abar_b_k[0] += dk * inv_n
+    table_ik[0] = g_new
+    return dk
+
+
+cdef inline void prefetch_saga_row(const floating* vals, const index_t* cols,
+                                   const index_t* indptr, const double* Y,
+                                   const double* sample_weight,
+                                   const double* table, Py_ssize_t K,
+                                   const Py_ssize_t* order, Py_ssize_t pos,
+                                   Py_ssize_t n_steps) noexcept nogil:
+    """Ask for the row visited at ``pos`` (as a plain CSR epoch does) and for
+    its table entry."""
+    prefetch_csr_row(vals, cols, indptr, Y, K, sample_weight, False, order, pos,
+                     n_steps)
+    if pos < n_steps:
+        prefetch(table + order[pos] * K)
+
+
+cdef void drift_rebase(double* rec, Py_ssize_t K, Py_ssize_t d, double C,
+                       double scale) noexcept nogil:
+    """Make every drift record true at a window's end: ``u <- scale (u - C a)``."""
+    cdef Py_ssize_t j, k
+    cdef double* f
+    for j in range(d):
+        f = rec + j * 2 * K
+        for k in range(K):
+            f[2 * k] = scale * (f[2 * k] - C * f[2 * k + 1])
+
+
+cdef inline double dot_drift(const floating* vals, const index_t* cols,
+                             Py_ssize_t nnz, const double* rec, Py_ssize_t R,
+                             double C) noexcept nogil:
+    cdef Py_ssize_t m
+    cdef double total = 0.0
+    cdef const double* f
+    for m in range(nnz):
+        f = rec + cols[m] * R
+        total += vals[m] * (f[0] - C * f[1])
+    return total
+
+
+cdef (double, double) epoch_csr_drift(
+        const floating* vals, const index_t* cols, const index_t* indptr,
+        const double* Y, const double* sample_weight, double weight_scale,
+        const Py_ssize_t* order, Py_ssize_t n_steps, Py_ssize_t n, double* b,
+        double* table, double* abar_b, double* rec, Py_ssize_t K, Py_ssize_t d,
+        double* p, double* g, double step, double l2, int loss, double epsilon,
+        bint fit_intercept, Py_ssize_t window) noexcept nogil:
+    """The CSR epoch without L1, on drift records (see above)."""
+    cdef Py_ssize_t R = 2 * K, r, i, k, m, start, nnz, t = 0
+    cdef double s, dk, unit, v, C = 0.0, C_next, scale = 1.0
+    cdef double shrink = 1.0 + step * l2, inv_n = 1.0 / n
+    cdef double loss_sum = 0.0, weight_sum = 0.0
+    cdef double* f
+    for r in range(n_steps):
+        if t >= window or scale < MIN_SCALE:
+            drift_rebase(rec, K, d, C, scale)
+            C, scale, t = 0.0, 1.0, 0
+        prefetch_saga_row(vals, cols, indptr, Y, sample_weight, table, K, order,
+                          r + PREFETCH_DISTANCE, n_steps)
+        i = order[r]
+        start = indptr[i]
+        nnz = indptr[i + 1] - start
+        s = sample_weight[i]
+        for k in range(K):
+            p[k] = b[k] + scale * dot_drift(vals + start, cols + start, nnz,
+                                            rec + 2 * k, R, C)
+        loss_sum += s * row_loss_grad(loss, &Y[i * K], p, g, K, epsilon)
+        weight_sum += s
+        # the row's features take this update's step now, the others drift;
+        # the stored scale takes the L2 shrink
+        unit = step / scale
+        C_next = C + unit
+        for k in range(K):
+            dk = take_difference(g[k] * s * weight_scale, &table[i * K + k], &b[k],
+                                 &abar_b[k], step, inv_n, fit_intercept)
+            for m in range(start, start + nnz):
+                f = rec + cols[m] * R + 2 * k
+                v = f[0] - C * f[1] - unit * (dk * vals[m] + f[1])
+                f[1] += dk * inv_n * vals[m]
+                f[0] = v + C_next * f[1]
+        C = C_next
+        scale /= shrink
+        t += 1
+    drift_rebase(rec, K, d, C, scale)
+    return loss_sum, weight_sum
+
+
+cdef inline Py_ssize_t stamped_size(Py_ssize_t K) noexcept nogil:
     return 1 + 2 * K
 
 
 cdef void catch_up_all(LazyPenalty* lp, double* rec, Py_ssize_t K,
                        Py_ssize_t d) noexcept nogil:
     """Flush the window: every coefficient true and up to date, scale 1."""
-    cdef Py_ssize_t k, j, R = record_size(K)
+    cdef Py_ssize_t k, j, R = stamped_size(K)
     cdef double* f
     for j in range(d):
         f = rec + j * R
@@ -307,7 +418,7 @@ cdef void catch_up_all(LazyPenalty* lp, double* rec, Py_ssize_t K,
 cdef inline void catch_up_row(LazyPenalty* lp, double* rec, const index_t* cols,
                               Py_ssize_t nnz, Py_ssize_t K) noexcept nogil:
     """Bring the coefficients of a row's features up to date."""
-    cdef Py_ssize_t m, k, last, R = record_size(K)
+    cdef Py_ssize_t m, k, last, R = stamped_size(K)
     cdef double* f
     for m in range(nnz):
         f = rec + cols[m] * R
@@ -328,6 +439,52 @@ cdef inline double dot_records(const floating* vals, const index_t* cols,
     return total
 
 
+cdef (double, double) epoch_csr_stamped(
+        const floating* vals, const index_t* cols, const index_t* indptr,
+        const double* Y, const double* sample_weight, double weight_scale,
+        const Py_ssize_t* order, Py_ssize_t n_steps, Py_ssize_t n, double* b,
+        double* table, double* abar_b, double* rec, Py_ssize_t K, Py_ssize_t d,
+        double* p, double* g, LazyPenalty* lp, int loss, double epsilon,
+        bint fit_intercept) noexcept nogil:
+    """The CSR epoch with an L1 part, on stamped records (see above)."""
+    cdef Py_ssize_t R = stamped_size(K), r, i, k, m, start, nnz
+    cdef double s, dk, unit, threshold, inv_n = 1.0 / n
+    cdef double loss_sum = 0.0, weight_sum = 0.0
+    cdef double* f
+    lazy_reset(lp)
+    for r in range(n_steps):
+        if lazy_full(lp):
+            catch_up_all(lp, rec, K, d)
+        prefetch_saga_row(vals, cols, indptr, Y, sample_weight, table, K, order,
+                          r + PREFETCH_DISTANCE, n_steps)
+        i = order[r]
+        start = indptr[i]
+        nnz = indptr[i + 1] - start
+        catch_up_row(lp, rec, cols + start, nnz, K)
+        s = sample_weight[i]
+        for k in range(K):
+            p[k] = b[k] + lp.scale * dot_records(vals + start, cols + start, nnz,
+                                                 rec + 1 + 2 * k, R)
+        loss_sum += s * row_loss_grad(loss, &Y[i * K], p, g, K, epsilon)
+        weight_sum += s
+        # this update on the row's coefficients now; on the others it
+        # is the drift recorded by lazy_advance
+        unit = lazy_unit(lp)
+        threshold = unit * lp.l1
+        for k in range(K):
+            dk = take_difference(g[k] * s * weight_scale, &table[i * K + k], &b[k],
+                                 &abar_b[k], lp.step, inv_n, fit_intercept)
+            for m in range(start, start + nnz):
+                f = rec + cols[m] * R + 2 * k
+                f[1] = prox_coef(f[1] - unit * (dk * vals[m] + f[2]), threshold, 1.0)
+                f[2] += dk * inv_n * vals[m]
+        for m in range(start, start + nnz):
+            rec[cols[m] * R] = lp.t + 1
+        lazy_advance(lp)
+    catch_up_all(lp, rec, K, d)
+    return loss_sum, weight_sum
+
+
 def saga_epoch_csr(const floating[::1] data, const index_t[::1] indices,
                    const index_t[::1] indptr, const double[:, ::1] Y,
                    const double[::1] sample_weight, double weight_scale,
@@ -338,74 +495,51 @@ def saga_epoch_csr(const floating[::1] data, const index_t[::1] indices,
     """One SAGA epoch over the CSR rows ``order``, O(nnz) per update.
 
     The deferred (lazy) part of the updates is flushed every ``window``
-    updates.  The extra memory is ``window + 1`` partial sums and the
-    feature records, ``(1 + 2K) d`` doubles.  Returns ``(loss_sum,
-    weight_sum)`` as ``saga_epoch_dense``.
+    updates.  The extra memory is the feature records, at most
+    ``(1 + 2K) d`` doubles, and (with an L1 part) ``window + 1`` partial
+    sums.  Returns ``(loss_sum, weight_sum)`` as ``saga_epoch_dense``.
     """
     cdef Py_ssize_t n = indptr.shape[0] - 1, K = W.shape[0], d = W.shape[1]
-    cdef Py_ssize_t R = record_size(K)
-    cdef Py_ssize_t n_steps = order.shape[0], r, i, k, j, m, start, nnz
-    cdef double s, dk, unit, threshold, inv_n = 1.0 / n
-    cdef double loss_sum = 0.0, weight_sum = 0.0
+    cdef bint stamped = l1 > 0.0
+    cdef Py_ssize_t R = stamped_size(K) if stamped else 2 * K
+    cdef Py_ssize_t n_steps = order.shape[0], k, j, head = 1 if stamped else 0
+    cdef double loss_sum, weight_sum
     cdef const floating* vals = &data[0] if data.shape[0] > 0 else NULL
     cdef const index_t* cols = &indices[0] if indices.shape[0] > 0 else NULL
     cdef LazyPenalty lp
-    cdef double *f, *rec, *p, *g
+    cdef double *rec, *p, *g
+    if n_steps == 0:
+        return 0.0, 0.0
     window = max(window, 1)
+    cdef Py_ssize_t n_sums = window + 1 if stamped else 0
     cdef double* buf = <double*> PyMem_RawMalloc(
-        (window + 1 + 2 * K + R * d) * sizeof(double))
+        (n_sums + 2 * K + R * d) * sizeof(double))
     if buf == NULL:
         raise MemoryError()
+    p, g, rec = buf + n_sums, buf + n_sums + K, buf + n_sums + 2 * K
     lp.C, lp.capacity = buf, window
     lp.step, lp.l1, lp.shrink = step, l1, 1.0 + step * l2
-    p, g, rec = buf + window + 1, buf + window + 1 + K, buf + window + 1 + 2 * K
     with nogil:
-        lazy_reset(&lp)
         for j in range(d):
-            rec[j * R] = 0.0
+            if stamped:
+                rec[j * R] = 0.0
             for k in range(K):
-                rec[j * R + 1 + 2 * k] = W[k, j]
-                rec[j * R + 2 + 2 * k] = abar[k, j]
-        for r in range(n_steps):
-            if lazy_full(&lp):
-                catch_up_all(&lp, rec, K, d)
-            if r + PREFETCH_DISTANCE < n_steps:
-                i = order[r + PREFETCH_DISTANCE]
-                prefetch(cols + indptr[i])
-                prefetch(vals + indptr[i])
-                prefetch(&table[i, 0])
-            i = order[r]
-            start = indptr[i]
-            nnz = indptr[i + 1] - start
-            catch_up_row(&lp, rec, cols + start, nnz, K)
-            s = sample_weight[i]
-            for k in range(K):
-                p[k] = b[k] + lp.scale * dot_records(vals + start, cols + start, nnz,
-                                                     rec + 1 + 2 * k, R)
-            loss_sum += s * row_loss_grad(loss, &Y[i, 0], p, g, K, epsilon)
-            weight_sum += s
-            # this update on the row's coefficients now; on the others it
-            # is the drift recorded by lazy_advance
-            unit = lazy_unit(&lp)
-            threshold = unit * l1
-            for k in range(K):
-                g[k] *= s * weight_scale
-                dk = g[k] - table[i, k]
-                for m in range(start, start + nnz):
-                    f = rec + cols[m] * R + 2 * k
-                    f[1] = prox_coef(f[1] - unit * (dk * vals[m] + f[2]), threshold, 1.0)
-                    f[2] += dk * inv_n * vals[m]
-                if fit_intercept:
-                    b[k] -= step * (dk + abar_b[k])
-                abar_b[k] += dk * inv_n
-                table[i, k] = g[k]
-            for m in range(start, start + nnz):
-                rec[cols[m] * R] = lp.t + 1
-            lazy_advance(&lp)
-        catch_up_all(&lp, rec, K, d)
+                rec[j * R + head + 2 * k] = W[k, j]
+                rec[j * R + head + 1 + 2 * k] = abar[k, j]
+        if stamped:
+            loss_sum, weight_sum = epoch_csr_stamped(
+                vals, cols, &indptr[0], &Y[0, 0], &sample_weight[0], weight_scale,
+                &order[0], n_steps, n, &b[0], &table[0, 0],
+                &abar_b[0], rec, K, d, p, g, &lp, loss, epsilon, fit_intercept)
+        else:
+            loss_sum, weight_sum = epoch_csr_drift(
+                vals, cols, &indptr[0], &Y[0, 0], &sample_weight[0], weight_scale,
+                &order[0], n_steps, n, &b[0], &table[0, 0],
+                &abar_b[0], rec, K, d, p, g, step, l2, loss, epsilon, fit_intercept,
+                window)
         for j in range(d):
             for k in range(K):
-                W[k, j] = rec[j * R + 1 + 2 * k]
-                abar[k, j] = rec[j * R + 2 + 2 * k]
+                W[k, j] = rec[j * R + head + 2 * k]
+                abar[k, j] = rec[j * R + head + 1 + 2 * k]
     PyMem_RawFree(buf)
     return loss_sum, weight_sum

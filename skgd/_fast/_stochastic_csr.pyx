@@ -36,31 +36,7 @@ from skgd._fast._penalty cimport (MAX_LEVELS, Penalty, feature_levels,
                                   penalty_fold, penalty_lazy_step)
 from libc.math cimport ldexp
 from skgd._fast._rows cimport (PREFETCH_DISTANCE, axpy_csr, dot_csr, floating,
-                               index_t, prefetch, prefetch_span)
-
-
-cdef inline void prefetch_csr_row(const floating* vals, const index_t* cols,
-                                  const index_t* indptr, const double* Y,
-                                  Py_ssize_t K, const double* sample_weight,
-                                  bint uniform_weight,
-                                  const Py_ssize_t* order, Py_ssize_t pos,
-                                  Py_ssize_t n) noexcept nogil:
-    """Ask for the values, indices, target and weight of the row at ``pos``,
-    and for the row pointers of the row as far again ahead: reading
-    ``indptr`` here would otherwise be a cache miss of its own before the
-    prefetches of the row can even be issued."""
-    cdef Py_ssize_t i, start, nnz
-    if pos + PREFETCH_DISTANCE < n:
-        prefetch(indptr + order[pos + PREFETCH_DISTANCE])
-    if pos < n:
-        i = order[pos]
-        start = indptr[i]
-        nnz = indptr[i + 1] - start
-        prefetch_span(vals + start, nnz * sizeof(vals[0]))
-        prefetch_span(cols + start, nnz * sizeof(cols[0]))
-        prefetch_span(Y + i * K, K * sizeof(double))
-        if not uniform_weight:
-            prefetch(sample_weight + i)
+                               index_t, prefetch_csr_row)
 
 
 def epoch_csr(const floating[::1] data, const index_t[::1] indices,
