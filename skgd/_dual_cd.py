@@ -57,7 +57,7 @@ inside the box) are solved for exactly with the others held fixed
 identified, the gap falls to rounding.  Like liblinear's, coordinate ascent
 slows down when ``U_i |x_i|^2`` is large (a weak penalty on many rows); with
 at most 512 features and at least as many rows, Newton steps on the smoothed
-primal run first (:mod:`skgd._smoothed_newton`) and usually finish the fit.
+primal (and smoothed L1 part) run first (:mod:`skgd._smoothed_newton`) and usually finish the fit.
 ``max_iter`` ends a fit at the best point found, with the estimator's
 ConvergenceWarning.
 
@@ -78,6 +78,7 @@ from ._fast._dual_cd import (
     scores_csr,
     scores_dense,
 )
+from ._penalties import soft_threshold as _soft
 from ._smoothed_newton import SmoothedNewton
 from ._smoothed_newton import applies as newton_applies
 from ._solver_common import GapRule as _CertifiedRule
@@ -150,10 +151,6 @@ def _loss_values(z, y, loss, epsilon):
     if loss == "hinge":
         return np.maximum(1.0 - y * z, 0.0)
     return np.maximum(np.abs(y - z) - epsilon, 0.0)
-
-
-def _soft(v, t):
-    return np.sign(v) * np.maximum(np.abs(v) - t, 0.0) if t else v
 
 
 class _RowProducts:

@@ -20,6 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 
 
+def soft_threshold(v, t):
+    """``sign(v) max(|v| - t, 0)``, the prox of ``t |.|_1`` (``v`` itself at t = 0)."""
+    return np.sign(v) * np.maximum(np.abs(v) - t, 0.0) if t else v
+
+
 @dataclass(frozen=True)
 class ElasticNet:
     """``l1 * sum|W| + l2 / 2 * ||W||^2``.
