@@ -8,13 +8,11 @@ early stopping and the fitted attributes -- lives here once.
 """
 
 import copy
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import assert_all_finite, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -33,7 +31,13 @@ from ._fast._utils import all_finite
 from ._losses import LOSSES
 from ._penalties import ElasticNet
 from ._schedules import LEARNING_RATES
-from ._solvers import SOLVERS, Problem, SolverOptions, SolverState
+from ._solvers import (
+    SOLVERS,
+    Problem,
+    SolverOptions,
+    SolverState,
+    warn_if_not_converged,
+)
 
 # solver='auto' runs the batch solver in fit and 'minibatch' in partial_fit.
 # The two certified solvers, measured at their defaults on dense L2-logistic
@@ -384,12 +388,8 @@ class BaseGD(BaseEstimator):
         )
         result = SOLVERS[solver](problem, state, options)
 
-        if not incremental and not result.converged and self.tol is not None:
-            warnings.warn(
-                f"Maximum number of iterations ({self.max_iter}) reached before the "
-                f"stopping rule was met; increase max_iter or tol.",
-                ConvergenceWarning,
-            )
+        if not incremental:
+            warn_if_not_converged(result, solver, problem, self.tol, self.max_iter)
         self._store_fit(state, result, solver, X.dtype, incremental and not first_call)
         return self
 

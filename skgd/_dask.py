@@ -28,7 +28,6 @@ import warnings
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigsh
 from sklearn.base import is_classifier
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import compute_class_weight
 from sklearn.utils.validation import (
     _check_feature_names,
@@ -56,7 +55,7 @@ from ._dask_blocks import (
 from ._gap import DualityGap
 from ._gram import GramOracle
 from ._solver_common import Problem
-from ._solvers import SOLVERS
+from ._solvers import SOLVERS, warn_if_not_converged
 from ._step_size import (
     WHITENING_MAX_FEATURES,
     OutputCentring,
@@ -228,12 +227,7 @@ def _fit(est, X, y, sample_weight, coef_init, intercept_init):
         state.rng = est._shuffle_stream()
     options = est._solver_options(False, est._mean_loss_alpha(sw_sum), None, state.rng)
     result = SOLVERS["batch"](problem, state, options)
-    if not result.converged and est.tol is not None:
-        warnings.warn(
-            f"Maximum number of iterations ({est.max_iter}) reached before the "
-            f"stopping rule was met; increase max_iter or tol.",
-            ConvergenceWarning,
-        )
+    warn_if_not_converged(result, "batch", problem, est.tol, est.max_iter)
     est._store_fit(state, result, "batch", X.dtype, False)
     return est
 

@@ -22,7 +22,9 @@ relative duality gap of at most ``tol * 1e-6``
 objective gap.  The plain stochastic
 solvers (and the batch solver on a non-smooth loss) stop when the objective
 decreased by less than ``tol`` per epoch, relative to its value, over the
-last ``n_iter_no_change`` epochs (:class:`StoppingRule`).  With early
+last ``n_iter_no_change`` epochs (:class:`StoppingRule`); a batch ``fit`` of
+the hinge or epsilon-insensitive loss that stops so warns that its model is
+not certified (:func:`warn_if_not_converged`).  With early
 stopping, every solver stops when ``n_iter_no_change`` epochs in a row do not
 raise the best validation score by ``tol`` (scikit-learn's rule).  With
 ``learning_rate='adaptive'`` they divide the step by 5 instead, until it is
@@ -32,8 +34,13 @@ Divergence guard: a non-finite objective or coefficient stops the fit with a
 ``ValueError`` that names the epoch and the remedy.
 """
 
+import warnings
+
+from sklearn.exceptions import ConvergenceWarning
+
 from ._batch import solve_batch
-from ._dual_cd import solve_dual_cd
+from ._dual_cd import DUAL_LOSSES, solve_dual_cd
+from ._dual_cd import applies as dual_cd_applies
 from ._saga import solve_saga
 from ._sgd import solve_minibatch, solve_sgd
 from ._solver_common import (  # noqa: F401  (the solvers' shared types)
@@ -53,3 +60,34 @@ SOLVERS = {
     "saga": solve_saga,
     "dual_cd": solve_dual_cd,
 }
+
+
+def warn_if_not_converged(result, solver, problem, tol, max_iter):
+    """The ConvergenceWarning of a ``fit`` (not ``partial_fit``) that did not
+    reach its stopping rule within ``max_iter``, or that stopped where the
+    rule certifies nothing: the batch solver's subgradient steps on the
+    hinge and epsilon-insensitive losses (the perceptron's optimum, zero, is
+    not what it is fitted for)."""
+    if tol is None:
+        return
+    if not result.converged:
+        warnings.warn(
+            f"Maximum number of iterations ({max_iter}) reached before the "
+            f"stopping rule was met; increase max_iter or tol.",
+            ConvergenceWarning,
+        )
+    elif solver == "batch" and problem.loss in DUAL_LOSSES:
+        remedy = (
+            "solver='auto' (dual coordinate ascent) reaches the optimum and "
+            "certifies it."
+            if dual_cd_applies(problem.loss, problem.l2) else
+            "With an L2 part in the penalty (penalty='l2', or 'elasticnet' with "
+            "l1_ratio < 1), solver='auto' reaches the optimum and certifies it."
+        )
+        warnings.warn(
+            f"solver='batch' takes subgradient steps on the non-smooth "
+            f"{problem.loss!r} loss and stopped when its objective stopped "
+            f"decreasing, which does not certify the optimum: such fits were "
+            f"measured from 3e-2 to 15 times above the optimal objective. {remedy}",
+            ConvergenceWarning,
+        )

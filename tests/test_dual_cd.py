@@ -21,6 +21,7 @@ from reference import objective
 from scipy.optimize import minimize
 from skgd._fast._dual_cd import dual_cd_sweep_csr, dual_cd_sweep_dense
 from sklearn.datasets import make_classification, make_regression
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import LinearSVC, LinearSVR
 
 import skgd._smoothed_newton as smoothed_newton
@@ -444,3 +445,19 @@ def test_zero_rows_without_intercept_are_certified(Est, loss, y):
         est = Est(loss=loss, fit_intercept=False, alpha=0.01).fit(np.zeros((5, 2)), y)
     assert est.n_iter_ == 1
     np.testing.assert_array_equal(est.coef_, 0.0)
+
+
+# ---- the batch solver on these losses says that it stops uncertified ------------------
+def test_batch_fit_of_hinge_warns_that_it_is_not_the_optimum():
+    X, y = _classification()
+    with pytest.warns(ConvergenceWarning, match="does not certify the optimum.*'auto'"):
+        GDClassifier(loss="hinge", solver="batch").fit(X, y)
+    with pytest.warns(ConvergenceWarning, match="With an L2 part in the penalty"):
+        GDRegressor(loss="epsilon_insensitive", penalty="l1", solver="batch").fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # the certified default, the smooth losses, and a fixed number of epochs
+        GDClassifier(loss="hinge", random_state=0).fit(X, y)
+        GDClassifier(loss="log_loss", solver="batch").fit(X, y)
+        GDClassifier(loss="hinge", solver="batch", tol=None, max_iter=5).fit(X, y)
+        GDClassifier(loss="perceptron", solver="batch").fit(X, y)
