@@ -39,9 +39,11 @@ multiplier ``b_c`` moves to the intercept of that augmented problem
 (``b_c + nu sum gamma``).  The multiplier converges to the optimal intercept
 and ``sum gamma`` to zero: no approximation remains at the fixed point.
 
-Stopping rule (certified).  After every epoch the primal is evaluated at
-``w`` and at the intercept that minimises the data term exactly for that
-``w`` (a weighted median of the breakpoints, O(n log n)); the dual at
+Stopping rule (certified).  When an evaluation is due (the gap's linear
+rate predicts the target, at most ``MAX_CHECK_INTERVAL`` epochs apart, and
+after the last epoch; :class:`~skgd._solver_common.CheckSchedule`) the
+primal is evaluated at ``w`` and at the intercept that minimises the data
+term exactly for that ``w`` (a weighted median of the breakpoints, O(n log n)); the dual at
 ``gamma`` made feasible by scaling the positive or the negative
 coefficients down until they balance (a scaled point stays in the box).
 The primal is also evaluated at the average of the epochs' ``w`` since the
@@ -81,8 +83,13 @@ from ._fast._dual_cd import (
 from ._penalties import soft_threshold as _soft
 from ._smoothed_newton import SmoothedNewton
 from ._smoothed_newton import applies as newton_applies
+from ._solver_common import (
+    CheckSchedule,
+    _divergence_guarded,
+    _EpochLoop,
+    certified_gap_target,
+)
 from ._solver_common import GapRule as _CertifiedRule
-from ._solver_common import _divergence_guarded, _EpochLoop, certified_gap_target
 
 # The losses whose dual this solver ascends.
 DUAL_LOSSES = ("hinge", "epsilon_insensitive")
@@ -96,9 +103,16 @@ INNER_TOL_DIVISOR = 10.0
 POLISH_COST_EPOCHS = 4.0
 # Row chunk of the Newton phase's Gram products (bounded temporaries).
 GRAM_CHUNK_ROWS = 2048
+# At most this many epochs of coordinate ascent between two certificates.
+MAX_CHECK_INTERVAL = 4
 # Smallest target: below it the gap, a difference of two sums over the
 # rows, is rounding.
 GAP_FLOOR = 1e-13
+
+
+def _relative_gap(out):
+    gap = max(out.primal - out.dual, 0.0)
+    return gap / out.primal if out.primal > 0 else (0.0 if gap == 0 else np.inf)
 
 
 def gap_target(tol):
@@ -225,7 +239,7 @@ class _Output:
         self.primal, self.dual = np.inf, -np.inf
         self.model = (np.zeros(d), 0.0)
         # the tail average of the epochs' w, a second primal candidate
-        self.evaluations, self.tail_sum, self.tail_count = 0, np.zeros(d), 0
+        self.epochs, self.tail_sum, self.tail_count = 0, np.zeros(d), 0
         # the free set of the last active-set step (a hash), not tried again
         self.polished = None
 
@@ -373,33 +387,38 @@ class _DualCD:
         quadratic = 0.5 * float(np.sum(_soft(v_rho, self.kappa) ** 2))
         return p.l2 * (linear - quadratic)
 
+    def end_epoch(self, out):
+        """After every epoch of coordinate ascent: the multiplier step of the
+        method of multipliers (the intercept's centre moves to the current
+        intercept), and ``w`` joins the tail average of the epochs (restarted
+        at every epoch numbered a power of two)."""
+        if self.problem.fit_intercept:
+            out.intercept[0] += out.intercept[1]
+        out.epochs += 1
+        if out.epochs & (out.epochs - 1) == 0:
+            out.tail_sum[:], out.tail_count = out.w, 1
+        else:
+            out.tail_sum += out.w
+            out.tail_count += 1
+
     def evaluate(self, out):
-        """Update the certificate of one output; move its multiplier.
+        """Update the certificate of one output.
 
         The primal is taken at the current ``w`` and at the tail average of
-        the epochs' ``w`` (from the last epoch numbered a power of two), each
-        with its best intercept; the dual at the feasible scaling of
-        ``gamma``.  The primal value of ``w`` is not monotone (an error ``e``
-        of ``w`` costs O(e) in the non-smooth loss) and the average smooths
-        its oscillation: the output keeps the best point evaluated and the
-        best dual value, whose difference is the certified gap.  Then the
-        active-set step (:meth:`polish`) may replace the dual point.
+        the epochs' ``w`` (:meth:`end_epoch`), each with its best intercept;
+        the dual at the feasible scaling of ``gamma``.  The primal value of
+        ``w`` is not monotone (an error ``e`` of ``w`` costs O(e) in the
+        non-smooth loss) and the average smooths its oscillation: the output
+        keeps the best point evaluated and the best dual value, whose
+        difference is the certified gap.  Then the active-set step
+        (:meth:`polish`) may replace the dual point.
         """
-        p = self.problem
         gamma, w = out.gamma, out.w
         z, v_pos = self.rows.scores_and_positive(w, gamma)
-        if p.fit_intercept:
-            # the multiplier step of the method of multipliers
-            out.intercept[0] += out.intercept[1]
         out.dual = max(out.dual, self._dual_value(out, gamma, out.v, v_pos))
         primal, b = self._primal(out, w, z)
         self._keep(out, primal, w, b)
-        out.evaluations += 1
-        if out.evaluations & (out.evaluations - 1) == 0:  # a power of two: restart
-            out.tail_sum[:], out.tail_count = w, 1
-        else:
-            out.tail_sum += w
-            out.tail_count += 1
+        if out.tail_count > 1:
             average = out.tail_sum / out.tail_count
             primal, b = self._primal(out, average, self.rows.scores(average))
             self._keep(out, primal, average, b)
@@ -551,7 +570,11 @@ def solve_dual_cd(problem, state, options):
               for k, out in enumerate(solver.outputs)]
     if not newton_applies(problem, solver.kappa):
         newton = [None] * len(newton)
-    for _ in range(options.max_iter):
+    # an output's certificate costs about two thirds of an epoch of sweeps
+    # (the scores at w and at the tail average): it is evaluated when the
+    # gap's rate predicts the target, every epoch without one, and at the end
+    schedules = [CheckSchedule(target, MAX_CHECK_INTERVAL) for _ in solver.outputs]
+    for epoch in range(1, options.max_iter + 1):
         for k, out in enumerate(solver.outputs):
             if target is not None and np.isfinite(out.primal) \
                     and out.primal - out.dual <= target * out.primal:
@@ -561,7 +584,11 @@ def solve_dual_cd(problem, state, options):
                     newton[k] = None
             else:
                 solver.epoch(out, rng, options.shuffle)
-                solver.evaluate(out)
+                solver.end_epoch(out)
+                if target is None or epoch == options.max_iter \
+                        or schedules[k].due(out.epochs):
+                    solver.evaluate(out)
+                    schedules[k].record(out.epochs, _relative_gap(out))
             state.W[k], state.b[k] = out.model
         state.t += n
         primal = sum(out.primal for out in solver.outputs)

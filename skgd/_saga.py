@@ -18,6 +18,7 @@ from ._fast._saga import (
 )
 from ._fast._utils import shuffled_order
 from ._solver_common import (
+    CheckSchedule,
     OptimalityRule,
     _divergence_guarded,
     _EpochLoop,
@@ -56,31 +57,6 @@ class GapRule(OptimalityRule):
 
     def update(self, value):
         return self.tol is not None and value is not None and value <= self.tol
-
-
-class _CheckSchedule:
-    """When to pay a pass over X for the gap: predicted from the linear rate.
-
-    The gap of SAGA decreases geometrically; from the last two checks the
-    epoch where it will reach the target is extrapolated (at least one and
-    at most ``MAX_CHECK_INTERVAL`` epochs ahead).
-    """
-
-    def __init__(self, target):
-        self.target = target
-        self.next = 1
-        self.last = None  # (epoch, gap)
-
-    def due(self, epoch):
-        return epoch >= self.next
-
-    def record(self, epoch, gap):
-        interval = 2
-        if self.last is not None and self.target and 0 < gap < self.last[1]:
-            rate = math.log(gap / self.last[1]) / (epoch - self.last[0])
-            interval = math.ceil(math.log(self.target / gap) / rate)
-        self.next = epoch + min(max(interval, 1), MAX_CHECK_INTERVAL)
-        self.last = (epoch, gap)
 
 
 def _preconditioner(problem):
@@ -216,7 +192,7 @@ def solve_saga(problem, state, options):
         )
         start_b = start_b if problem.fit_intercept else np.zeros_like(start_b)
         loop.rule.reference = math.sqrt(np.sum(start_w**2) + np.sum(start_b**2))
-    schedule = _CheckSchedule(loop.rule.tol)
+    schedule = CheckSchedule(loop.rule.tol, MAX_CHECK_INTERVAL)
     rng = options.random_state
     order = np.arange(n, dtype=np.intp)
     for epoch in range(1, options.max_iter + 1):

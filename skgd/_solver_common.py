@@ -342,6 +342,33 @@ def certified_gap_target(tol, floor=ROUNDING_GAP):
     return None if tol is None else max(tol * GAP_PER_TOL, floor)
 
 
+class CheckSchedule:
+    """When a certified solver pays for its certificate: predicted from the
+    linear rate.
+
+    The gap of a linearly convergent method decreases geometrically; from
+    the last two checks the epoch where it will reach ``target`` is
+    extrapolated (at least one and at most ``max_interval`` epochs ahead;
+    two after the first check, and always two without a target).
+    """
+
+    def __init__(self, target, max_interval):
+        self.target, self.max_interval = target, max_interval
+        self.next = 1
+        self.last = None  # (epoch, gap)
+
+    def due(self, epoch):
+        return epoch >= self.next
+
+    def record(self, epoch, gap):
+        interval = 2
+        if self.last is not None and self.target and 0 < gap < self.last[1]:
+            rate = math.log(gap / self.last[1]) / (epoch - self.last[0])
+            interval = math.ceil(math.log(self.target / gap) / rate)
+        self.next = epoch + min(max(interval, 1), self.max_interval)
+        self.last = (epoch, gap)
+
+
 class GapRule:
     """The certified stopping rule of the batch solver (smooth losses).
 

@@ -24,9 +24,11 @@ from sklearn.datasets import make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import LinearSVC, LinearSVR
 
+import skgd._dual_cd as dual_cd_module
 import skgd._smoothed_newton as smoothed_newton
 from skgd import GDClassifier, GDRegressor
 from skgd._dual_cd import gap_target
+from skgd._solver_common import CheckSchedule
 
 # scikit-learn's SGD test data (sklearn/linear_model/tests/test_sgd.py)
 SGD_X = np.array([[-2, -1], [-1, -1], [-1, -2], [1, 1], [1, 2], [2, 1]], dtype=float)
@@ -461,3 +463,48 @@ def test_batch_fit_of_hinge_warns_that_it_is_not_the_optimum():
         GDClassifier(loss="log_loss", solver="batch").fit(X, y)
         GDClassifier(loss="hinge", solver="batch", tol=None, max_iter=5).fit(X, y)
         GDClassifier(loss="perceptron", solver="batch").fit(X, y)
+
+
+# ---- the certificate is paid for on a schedule -------------------------------------
+def test_check_schedule_extrapolates_the_linear_rate():
+    schedule = CheckSchedule(target=1e-9, max_interval=4)
+    assert schedule.due(1)
+    schedule.record(1, 1e-1)
+    assert not schedule.due(2) and schedule.due(3)  # two epochs after the first
+    schedule.record(3, 1e-3)  # a factor 10 per epoch: the target 4 epochs on, capped
+    assert not schedule.due(6) and schedule.due(7)
+    schedule.record(7, 1e-8)  # the target one epoch on
+    assert schedule.due(8)
+    schedule.record(8, 2e-8)  # no progress: the rate is unknown, two epochs
+    assert not schedule.due(9) and schedule.due(10)
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_scheduled_certificate_stops_where_every_epoch_would(fit_intercept, monkeypatch):
+    # Coordinate ascent alone (more features than rows): the certificate,
+    # two passes over X, was evaluated after every epoch; on the schedule it
+    # is evaluated less than half as often and the fit stops at the same
+    # epoch, with the same model.
+    rng = np.random.RandomState(0)
+    X = sp.random(300, 600, density=0.05, format="csr", random_state=rng)
+    y = np.where(X @ rng.randn(600) + 0.1 * rng.randn(300) > 0, 1, -1)
+    calls = []
+    evaluate = dual_cd_module._DualCD.evaluate
+    monkeypatch.setattr(dual_cd_module._DualCD, "evaluate",
+                        lambda self, out: calls.append(1) or evaluate(self, out))
+
+    def fit():
+        calls.clear()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            clf = GDClassifier(loss="hinge", alpha=1e-4, fit_intercept=fit_intercept,
+                               random_state=0).fit(X, y)
+        return clf, len(calls)
+
+    scheduled, n_scheduled = fit()
+    monkeypatch.setattr(dual_cd_module, "MAX_CHECK_INTERVAL", 1)
+    every, n_every = fit()
+    assert n_every == every.n_iter_
+    assert n_scheduled < 0.5 * n_every
+    assert scheduled.n_iter_ <= every.n_iter_ + 2
+    np.testing.assert_allclose(scheduled.coef_, every.coef_, rtol=1e-6, atol=1e-9)
