@@ -89,6 +89,7 @@ class SmoothedNewton:
         self.w = np.array(w0, dtype=np.float64)
         self.b = float(b0) if self.intercept else 0.0
         self.z = self.rows.scores(self.w)
+        self.mu = None  # no smoothing yet: the start is offered as it is
         self._offer_primal()
         # the coordinate ascent's start (zero rows at their bounds, or the
         # warm start's subgradient) is the first dual point
@@ -259,9 +260,20 @@ class SmoothedNewton:
         self.solver.polish(self.out, self.omega / self.l2 * signed, zone, direction)
 
     def _offer_primal(self):
-        """The exact objective at ``w`` (with its best intercept) to the certificate."""
-        primal, b = self.solver._primal(self.out, self.w, self.z)
-        self.solver._keep(self.out, primal, self.w, b)
+        """The exact objective at ``w`` (with its best intercept) to the certificate.
+
+        With an L1 part, the coefficients inside the smoothing width (where
+        the smoothed ``|w_j|`` is quadratic and the exact optimum's zeros
+        sit) are offered as exact zeros: the smoothed minimiser has none.
+        """
+        w, z = self.w, self.z
+        if self.l1 and self.mu is not None:
+            inside = np.abs(w) < self._mu_w()
+            if inside.any():
+                w = np.where(inside, 0.0, w)
+                z = self.rows.scores(w)
+        primal, b = self.solver._primal(self.out, w, z)
+        self.solver._keep(self.out, primal, w, b)
 
     def _next_level(self):
         """Offer this level's points to the certificate, then lower ``mu``."""

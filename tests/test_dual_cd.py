@@ -232,6 +232,21 @@ def test_elastic_net_hinge_on_unequal_scales_reaches_the_qp_optimum_at_defaults(
     assert abs(_gap(ours, exact)) <= 1e-6
 
 
+def test_strong_elastic_net_hinge_has_the_exact_zeros_of_the_qp():
+    # The smoothed-Newton phase minimises a smoothed |w_j|, whose minimiser
+    # has no exact zeros; the model must have them where the optimum does.
+    X, y = make_classification(300, 8, n_informative=3, n_redundant=0, random_state=1)
+    X = X * np.logspace(-1, 1, 8)
+    alpha, l1_ratio = 2e-2, 0.9
+    clf = GDClassifier(loss="hinge", penalty="elasticnet", alpha=alpha,
+                       l1_ratio=l1_ratio, random_state=0).fit(X, y)
+    w, b = _qp_reference(X, _signs(y, 1), "hinge", alpha * l1_ratio,
+                         alpha * (1 - l1_ratio))
+    assert np.sum(np.abs(w) < 1e-7) == 2  # the optimum's zeros (SLSQP's ~1e-12)
+    np.testing.assert_array_equal(clf.coef_.ravel() == 0, np.abs(w) < 1e-7)
+    np.testing.assert_allclose(clf.coef_.ravel(), w, atol=1e-5)
+
+
 def test_epsilon_insensitive_with_intercept_equals_exact_qp(phases):
     X, y = make_regression(40, 3, noise=3.0, random_state=1)
     y = y + 25.0  # an intercept far from zero
