@@ -190,6 +190,17 @@ def _qp_reference(X, y, loss, l1, l2, epsilon=0.0):
     return wp - wm, b
 
 
+def _hinge_gap_to_qp(X, y, clf, alpha, l1_ratio):
+    """The relative gap of ``clf``'s hinge objective to the QP optimum, and
+    the optimum's intercept."""
+    ys = _signs(y, 1)
+    l1, l2 = alpha * l1_ratio, alpha * (1 - l1_ratio)
+    w, b = _qp_reference(X, ys, "hinge", l1, l2)
+    exact = objective(X, ys[:, None], w[None], np.array([b]), np.ones(len(y)), "hinge",
+                      l1, l2)
+    return _gap(_hinge_objective(X, y, clf, alpha, l1_ratio=l1_ratio), exact), b
+
+
 @pytest.mark.parametrize("l1_ratio", [0.0, 0.5])
 def test_hinge_with_intercept_equals_exact_qp(l1_ratio, phases):
     X, y = _classification(n=40, d=3, seed=3)
@@ -199,12 +210,8 @@ def test_hinge_with_intercept_equals_exact_qp(l1_ratio, phases):
     clf = GDClassifier(loss="hinge", alpha=alpha, penalty=penalty, l1_ratio=l1_ratio,
                        tol=1e-10, max_iter=20000, random_state=0).fit(X, y)
     assert clf.solver_ == "dual_cd"
-    ys = _signs(y, 1)
-    w, b = _qp_reference(X, ys, "hinge", alpha * l1_ratio, alpha * (1 - l1_ratio))
-    exact = objective(X, ys[:, None], w[None], np.array([b]), np.ones(len(y)), "hinge",
-                      alpha * l1_ratio, alpha * (1 - l1_ratio))
-    ours = _hinge_objective(X, y, clf, alpha, l1_ratio=l1_ratio)
-    assert abs(_gap(ours, exact)) <= 1e-6
+    gap, b = _hinge_gap_to_qp(X, y, clf, alpha, l1_ratio)
+    assert abs(gap) <= 1e-6
     np.testing.assert_allclose(clf.intercept_[0], b, atol=1e-3)
 
 
@@ -224,12 +231,7 @@ def test_elastic_net_hinge_on_unequal_scales_reaches_the_qp_optimum_at_defaults(
     # the phase certified it in 57 steps; run on the smoothed loss without
     # its L1 part, it left coordinate ascent 780 epochs to finish
     assert clf.n_iter_ <= 200
-    ys = _signs(y, 1)
-    w, b = _qp_reference(X, ys, "hinge", alpha * l1_ratio, alpha * (1 - l1_ratio))
-    exact = objective(X, ys[:, None], w[None], np.array([b]), np.ones(len(y)), "hinge",
-                      alpha * l1_ratio, alpha * (1 - l1_ratio))
-    ours = _hinge_objective(X, y, clf, alpha, l1_ratio=l1_ratio)
-    assert abs(_gap(ours, exact)) <= 1e-6
+    assert abs(_hinge_gap_to_qp(X, y, clf, alpha, l1_ratio)[0]) <= 1e-6
 
 
 def test_strong_elastic_net_hinge_has_the_exact_zeros_of_the_qp():
