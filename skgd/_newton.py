@@ -12,7 +12,8 @@ When a fit has not stopped after ``NEWTON_AFTER`` iterations and the
 problem is small enough for its Hessian (``K (d + 1)`` parameters at most
 ``MAX_PARAMETERS``, the weighted Gram products within ``MAX_HESSIAN_FLOPS``),
 the batch solver continues from its best point with Newton's method on the
-same objective (L2 penalty only):
+same objective (with an L1 part, the binary log-loss only, and proximal
+Newton: see :func:`_l1_model_step`):
 
 .. math::
 
@@ -53,7 +54,10 @@ phase: the fit then hands its best point to the accelerated iterations,
 which finish it.
 """
 
+import warnings
+
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
 from scipy.linalg import cho_factor, cho_solve
 
@@ -98,6 +102,14 @@ SAMPLED_MAX_ITERATIONS = 20
 # Never after the global phase: 16 and 12 steps.
 SAMPLED_REFRESH = 3
 _SAMPLE_SEED = 0
+# With an L1 part the step minimises the model with the L1 term exactly
+# (proximal Newton), by coordinate descent on the K (d + 1) parameters: at
+# most L1_MAX_PARAMETERS of them, L1_SWEEPS sweeps, until no coordinate
+# moves by more than L1_SWEEP_TOL of the largest.
+L1_MAX_PARAMETERS = 256
+L1_SWEEPS = 500
+L1_SWEEP_TOL = 1e-13
+L1_SUPPORT_EVERY = 5
 
 
 def _width(problem):
@@ -106,12 +118,19 @@ def _width(problem):
 
 def _newton_problem(problem):
     """The losses and penalties of Newton's method here, rows in memory."""
-    if problem.loss not in ("log_loss", "multinomial") or problem.l1 != 0 \
-            or not problem.l2 > 0:
+    if problem.loss not in ("log_loss", "multinomial") \
+            or not problem.l1 + problem.l2 > 0:
         return False
     if not (isinstance(problem.X, np.ndarray) or sp.issparse(problem.X)):
         return False  # dask: the rows are not here
-    return problem.n_outputs * _width(problem) <= MAX_PARAMETERS
+    if problem.l1 and problem.loss == "multinomial":
+        # the softmax's Hessian is flat along the common shift of the
+        # classes' coefficients, where the coordinate descent of the L1
+        # model crawls: measured 98-1,000 steps of up to 0.1 s on 3,000 x 20
+        # rows, 3 classes (FISTA alone: 1,000 iterations, 0.5 s)
+        return False
+    limit = L1_MAX_PARAMETERS if problem.l1 else MAX_PARAMETERS
+    return problem.n_outputs * _width(problem) <= limit
 
 
 def _hessian_multiply_adds(problem, n_rows):
@@ -144,7 +163,7 @@ def sampled_start_applies(problem, options):
     """
     if options.incremental or not isinstance(problem.X, np.ndarray):
         return False
-    if not _newton_problem(problem):
+    if not _newton_problem(problem) or problem.l1:
         return False
     pass_size = problem.n_samples * _width(problem) * problem.n_outputs
     return (_hessian_multiply_adds(problem, sample_size(problem))
@@ -270,6 +289,82 @@ def _factorise(H, flat=None):
     return lambda r: scale * (vectors @ ((vectors.T @ (scale * r)) / values))
 
 
+def _support_step(H, grad, x0, penalty, u):
+    """The model's exact minimiser if ``u`` has its support and signs, else None.
+
+    On the free set ``S`` (the coefficients of ``u`` that are non-zero, and
+    the unpenalised ones) the model is the quadratic ``grad . s + s^T H s / 2
+    + penalty_S sign(u_S) . s``; off it ``u`` is zero.  Its stationary
+    point solves one linear system; it is the minimiser when the signs hold
+    on ``S`` and the subgradient condition ``|(grad + H s)_j| <= penalty_j``
+    holds off ``S`` (the optimality conditions of the whole model)."""
+    sign = np.sign(u)
+    free = (u != 0) | (penalty == 0)
+    S, fixed = np.flatnonzero(free), np.flatnonzero(~free)
+    step = -x0.copy()  # off S: u_j = 0
+    rhs = -(grad[S] + penalty[S] * sign[S]) - H[np.ix_(S, fixed)] @ step[fixed]
+    try:
+        with warnings.catch_warnings():
+            # (a singular block, collinear features under L1 alone, gives a
+            # point that fails the checks below: coordinate descent goes on)
+            warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+            step[S] = scipy.linalg.solve(H[np.ix_(S, S)], rhs, assume_a="pos",
+                                         check_finite=False)
+    except (np.linalg.LinAlgError, ValueError):
+        return None
+    moved = x0 + step
+    if not np.all(np.isfinite(step)) \
+            or np.any((penalty[S] > 0) & (np.sign(moved[S]) != sign[S])):
+        return None
+    model_grad = grad + H @ step
+    slack = np.abs(model_grad[fixed]) - penalty[fixed]
+    if np.any(slack > 1e-12 * np.maximum(penalty[fixed], np.finfo(float).tiny)):
+        return None
+    # (a nearly singular block can return a point that misses the system)
+    residual = np.abs(model_grad[S] + penalty[S] * sign[S])
+    if np.any(residual > 1e-9 * max(float(np.max(np.abs(grad), initial=0.0)),
+                                    np.finfo(float).tiny)):
+        return None
+    return step
+
+
+def _l1_model_step(H, grad, x0, penalty):
+    """The step ``s`` minimising ``grad . s + s^T H s / 2 + sum_j penalty_j
+    |x0_j + s_j|`` (the Newton model of the smooth part plus the exact L1
+    term).  Cyclic coordinate descent (each coordinate the exact minimiser
+    of its one-dimensional problem, a soft-threshold: no step size, and
+    invariant to the features' scales) finds the support and the signs;
+    every ``L1_SUPPORT_EVERY`` sweeps the minimiser on that support is
+    solved for exactly (:func:`_support_step`), since coordinate descent
+    itself crawls where features are nearly collinear (500 sweeps, 35 ms,
+    without reaching its tolerance on ``make_classification``'s redundant
+    features)."""
+    u = x0.copy()  # x0 + s
+    hs = np.zeros_like(grad)  # H s, kept up to date
+    diag = np.diag(H).copy()
+    for sweep in range(1, L1_SWEEPS + 1):
+        biggest = 0.0
+        for j in range(len(u)):
+            if not diag[j] > 0:
+                continue  # no curvature (an empty column): the coordinate stays
+            # the model's derivative in s_j, without s_j's own quadratic term
+            r = grad[j] + hs[j] - diag[j] * (u[j] - x0[j])
+            z, t = x0[j] - r / diag[j], penalty[j] / diag[j]
+            new = z - t if z > t else (z + t if z < -t else 0.0)
+            delta = new - u[j]
+            if delta != 0.0:
+                u[j] = new
+                hs += delta * H[:, j]
+                biggest = max(biggest, abs(delta))
+        if biggest <= L1_SWEEP_TOL * max(float(np.max(np.abs(u))), np.finfo(float).tiny):
+            break
+        if sweep % L1_SUPPORT_EVERY == 0:
+            exact = _support_step(H, grad, x0, penalty, u)
+            if exact is not None:
+                return exact
+    return u - x0
+
+
 def newton_direction(problem, W, b, G, Gb, derivative, center, sample=None):
     """``(dW, db, slope)``: the Newton step and the derivative of the
     objective along it (negative), or None if it is not a descent step.
@@ -282,12 +377,14 @@ def newton_direction(problem, W, b, G, Gb, derivative, center, sample=None):
     """
     K, d = problem.n_outputs, problem.n_features
     width = d + (1 if problem.fit_intercept else 0)
+    H = factor = None
     if sample is not None and sample.factor is not None and not sample.refresh_due():
         factor = sample.factor
     else:
         H = hessian(problem, derivative, center, sample)
         index = np.arange(K * width).reshape(K, width)
         H[index[:, :d].ravel(), index[:, :d].ravel()] += problem.l2
+    if H is not None and not problem.l1:
         flat = None
         if problem.loss == "multinomial" and problem.fit_intercept:
             flat = np.zeros((K, width))
@@ -297,7 +394,7 @@ def newton_direction(problem, W, b, G, Gb, derivative, center, sample=None):
     if sample is not None:
         sample.factor = factor
         sample.steps += 1
-    if factor is None:
+    if factor is None and not problem.l1:
         return None
     grad = np.zeros((K, width))
     grad[:, :d] = G + problem.l2 * W
@@ -305,8 +402,25 @@ def newton_direction(problem, W, b, G, Gb, derivative, center, sample=None):
         # chain rule to (W, c): dJ/dW' = dJ/dW - dJ/db center, dJ/dc = dJ/db
         grad[:, :d] -= np.outer(Gb, center)
         grad[:, d] = Gb
-    step = -factor(grad.ravel())
-    slope = float(grad.ravel() @ step)
+    if problem.l1:
+        # proximal Newton: ``slope`` is the model's decrease (smooth part to
+        # first order, the L1 term exactly), which bounds the objective's
+        # derivative along the step and so serves Armijo's rule
+        x0 = np.zeros((K, width))
+        x0[:, :d] = W
+        penalty = np.zeros((K, width))
+        penalty[:, :d] = problem.l1
+        step = _l1_model_step(H, grad.ravel(), x0.ravel(), penalty.ravel())
+        if not np.any(step):
+            return None  # no coordinate of the model moves: its minimiser
+        # Coordinate descent only lowers the model from 0, so the decrease
+        # is negative; a computed one that is not lies below the rounding of
+        # its two terms, and the line search's rounding rule judges the step.
+        slope = min(float(grad.ravel() @ step) + problem.l1 * float(
+            np.abs(x0.ravel() + step).sum() - np.abs(x0).sum()), -np.finfo(float).tiny)
+    else:
+        step = -factor(grad.ravel())
+        slope = float(grad.ravel() @ step)
     if not (np.all(np.isfinite(step)) and slope < 0):
         return None
     step = step.reshape(K, width)

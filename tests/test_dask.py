@@ -12,6 +12,7 @@ distributed = pytest.importorskip("distributed")
 wrappers = pytest.importorskip("dask_ml.wrappers")
 
 import joblib  # noqa: E402
+from reference import objective  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 from sklearn.datasets import make_classification, make_regression  # noqa: E402
 from sklearn.model_selection import GridSearchCV, KFold  # noqa: E402
@@ -237,7 +238,18 @@ def test_dask_float32_and_wide_path(threads, monkeypatch):
     # iterations on Gram products: another estimate, the same optimum
     monkeypatch.setattr(skgd_dask, "GRAM_MAX_FEATURES", 5)
     wide = clone(est).fit(*_dask_data(X, y)[:2])
-    assert _relative(wide.coef_, clone(est).fit(X, y).coef_) <= 1e-7
+    in_memory = clone(est).fit(X, y)
+    # In memory the elastic net finishes with proximal Newton steps (56
+    # iterations), on dask with FISTA (864): two paths to one certified
+    # optimum (relative gap 1e-13 at tol=1e-10).  The objectives agree to
+    # their rounding; the coefficients to what that gap pins down with
+    # curvature l2 = 8.5e-5 (|dw| <= sqrt(2 gap F / l2), ~1e-5 of |w|).
+    Y = np.where(y == 1, 1.0, -1.0)[:, None]
+    l1, l2 = 1e-4 * 0.15, 1e-4 * 0.85
+    values = [objective(X, Y, e.coef_, e.intercept_, np.ones(len(y)), "log_loss", l1, l2)
+              for e in (wide, in_memory)]
+    assert abs(values[0] - values[1]) <= 1e-12 * values[1]
+    assert _relative(wide.coef_, in_memory.coef_) <= 1e-5
 
 
 def test_dask_warm_start_continues_as_in_memory(threads):
