@@ -336,14 +336,6 @@ def _newton_finish(problem, state, options, oracle, certificate, rule, loop, low
         found = newton.newton_direction(problem, W, b, G, Gb, derivative, center, sample)
         if found is None:
             finished = sample is None
-            if finished and problem.l1:
-                # With an L1 part the step is exactly zero where the model
-                # has no descent left (its coordinate descent moved nothing):
-                # the dual's exact intercept sums (which the certificate
-                # takes only near the target) judge this point, in one more
-                # epoch without a pass over X.
-                lower = max(lower, certificate.dual(W, b, G, Gb, data, derivative))
-                loop.end_epoch(best_objective, 0.0, rule.relative_gap(best_objective, lower))
             break
         dW, db, slope = found
         # Near the optimum the decrease the step promises is below the

@@ -110,9 +110,9 @@ MAX_CHECK_INTERVAL = 4
 GAP_FLOOR = 1e-13
 
 
-def _relative_gap(out):
-    gap = max(out.primal - out.dual, 0.0)
-    return gap / out.primal if out.primal > 0 else (0.0 if gap == 0 else np.inf)
+def _relative_gap(primal, dual):
+    gap = max(primal - dual, 0.0)
+    return gap / primal if primal > 0 else (0.0 if gap == 0 else np.inf)
 
 
 def gap_target(tol):
@@ -592,13 +592,11 @@ def solve_dual_cd(problem, state, options):
                 if target is None or epoch == options.max_iter \
                         or schedules[k].due(out.epochs):
                     solver.evaluate(out)
-                    schedules[k].record(out.epochs, _relative_gap(out))
+                    schedules[k].record(out.epochs, _relative_gap(out.primal, out.dual))
             state.W[k], state.b[k] = out.model
         state.t += n
         primal = sum(out.primal for out in solver.outputs)
         dual = sum(out.dual for out in solver.outputs)
-        gap = max(primal - dual, 0.0)
-        measure = gap / primal if primal > 0 else (0.0 if gap == 0 else np.inf)
-        if loop.end_epoch(primal, 1.0, measure):
+        if loop.end_epoch(primal, 1.0, _relative_gap(primal, dual)):
             break
     return loop.result

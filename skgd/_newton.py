@@ -365,37 +365,72 @@ def _l1_model_step(H, grad, x0, penalty):
     return u - x0
 
 
+def _penalised_hessian(problem, derivative, center, sample):
+    """:func:`hessian` with the L2 part on the coefficients' diagonal."""
+    K, d, width = problem.n_outputs, problem.n_features, _width(problem)
+    H = hessian(problem, derivative, center, sample)
+    index = np.arange(K * width).reshape(K, width)
+    H[index[:, :d].ravel(), index[:, :d].ravel()] += problem.l2
+    return H
+
+
+def _smooth_step(problem, grad, derivative, center, sample):
+    """``(step, slope)`` solving the Newton system (L2 penalty), or None."""
+    K, d, width = problem.n_outputs, problem.n_features, _width(problem)
+    if sample is not None and sample.factor is not None and not sample.refresh_due():
+        factor = sample.factor
+    else:
+        flat = None
+        if problem.loss == "multinomial" and problem.fit_intercept:
+            flat = np.zeros((K, width))
+            flat[:, d] = 1.0
+            flat = flat.ravel()
+        factor = _factorise(_penalised_hessian(problem, derivative, center, sample), flat)
+    if sample is not None:
+        sample.factor = factor
+        sample.steps += 1
+    if factor is None:
+        return None
+    step = -factor(grad)
+    return step, float(grad @ step)
+
+
+def _proximal_step(problem, grad, W, derivative, center):
+    """``(step, slope)`` minimising the Newton model plus the exact L1 term,
+    or None where the model's minimiser is the current point.  ``slope`` is
+    the model's decrease (the smooth part to first order, the L1 term
+    exactly), which bounds the objective's derivative along the step and so
+    serves Armijo's rule."""
+    K, d, width = problem.n_outputs, problem.n_features, _width(problem)
+    x0 = np.zeros((K, width))
+    x0[:, :d] = W
+    penalty = np.zeros((K, width))
+    penalty[:, :d] = problem.l1
+    x0, penalty = x0.ravel(), penalty.ravel()
+    H = _penalised_hessian(problem, derivative, center, None)
+    step = _l1_model_step(H, grad, x0, penalty)
+    if not np.any(step):
+        return None  # no coordinate of the model moves: its minimiser
+    # Coordinate descent only lowers the model from 0, so the decrease is
+    # negative; a computed one that is not lies below the rounding of its
+    # two terms, and the line search's rounding rule judges the step.
+    decrease = float(grad @ step) + float(
+        penalty @ (np.abs(x0 + step) - np.abs(x0)))
+    return step, min(decrease, -np.finfo(float).tiny)
+
+
 def newton_direction(problem, W, b, G, Gb, derivative, center, sample=None):
     """``(dW, db, slope)``: the Newton step and the derivative of the
     objective along it (negative), or None if it is not a descent step.
 
     Solved in centred coordinates (the intercept decoupled from features
     with offsets) and scaled by the Hessian's diagonal (features on any
-    scale), by :func:`_factorise`.  With a :class:`HessianSample`, the
-    Hessian is that of its rows (the gradient is the full one), formed anew
-    in the global phase and then every ``SAMPLED_REFRESH`` steps.
+    scale), by :func:`_factorise`; with an L1 part, a proximal Newton step
+    (:func:`_l1_model_step`).  With a :class:`HessianSample`, the Hessian is
+    that of its rows (the gradient is the full one), formed anew in the
+    global phase and then every ``SAMPLED_REFRESH`` steps.
     """
-    K, d = problem.n_outputs, problem.n_features
-    width = d + (1 if problem.fit_intercept else 0)
-    H = factor = None
-    if sample is not None and sample.factor is not None and not sample.refresh_due():
-        factor = sample.factor
-    else:
-        H = hessian(problem, derivative, center, sample)
-        index = np.arange(K * width).reshape(K, width)
-        H[index[:, :d].ravel(), index[:, :d].ravel()] += problem.l2
-    if H is not None and not problem.l1:
-        flat = None
-        if problem.loss == "multinomial" and problem.fit_intercept:
-            flat = np.zeros((K, width))
-            flat[:, d] = 1.0
-            flat = flat.ravel()
-        factor = _factorise(H, flat)
-    if sample is not None:
-        sample.factor = factor
-        sample.steps += 1
-    if factor is None and not problem.l1:
-        return None
+    K, d, width = problem.n_outputs, problem.n_features, _width(problem)
     grad = np.zeros((K, width))
     grad[:, :d] = G + problem.l2 * W
     if problem.fit_intercept:
@@ -403,24 +438,12 @@ def newton_direction(problem, W, b, G, Gb, derivative, center, sample=None):
         grad[:, :d] -= np.outer(Gb, center)
         grad[:, d] = Gb
     if problem.l1:
-        # proximal Newton: ``slope`` is the model's decrease (smooth part to
-        # first order, the L1 term exactly), which bounds the objective's
-        # derivative along the step and so serves Armijo's rule
-        x0 = np.zeros((K, width))
-        x0[:, :d] = W
-        penalty = np.zeros((K, width))
-        penalty[:, :d] = problem.l1
-        step = _l1_model_step(H, grad.ravel(), x0.ravel(), penalty.ravel())
-        if not np.any(step):
-            return None  # no coordinate of the model moves: its minimiser
-        # Coordinate descent only lowers the model from 0, so the decrease
-        # is negative; a computed one that is not lies below the rounding of
-        # its two terms, and the line search's rounding rule judges the step.
-        slope = min(float(grad.ravel() @ step) + problem.l1 * float(
-            np.abs(x0.ravel() + step).sum() - np.abs(x0).sum()), -np.finfo(float).tiny)
+        found = _proximal_step(problem, grad.ravel(), W, derivative, center)
     else:
-        step = -factor(grad.ravel())
-        slope = float(grad.ravel() @ step)
+        found = _smooth_step(problem, grad.ravel(), derivative, center, sample)
+    if found is None:
+        return None
+    step, slope = found
     if not (np.all(np.isfinite(step)) and slope < 0):
         return None
     step = step.reshape(K, width)

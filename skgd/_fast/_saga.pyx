@@ -22,13 +22,15 @@
 # ``abar`` is dense), one fused pass per output: step, prox, average.
 #
 # CSR rows are not centred (that would make them dense) nor scaled (see
-# ``skgd._saga``): an update costs O(nnz of the row) through the lazy
-# penalty state of ``_penalty.pxd``, which defers the dense part of every
-# step (the drift ``-eta abar_j`` and the prox) on the features a row does
-# not touch and catches a feature up just before it is read.  A window of
-# deferred updates is flushed (every feature caught up, the L2 scale folded
-# back) when it holds ``window`` updates and at the end of the epoch, so
-# the caller always sees true coefficients.
+# ``skgd._saga``): an update costs O(nnz of the row).  The dense part of
+# every step (the drift ``-eta abar_j`` and the prox) is deferred on the
+# features a row does not touch: without L1 as a linear drift read off each
+# feature's record, with L1 through the lazy penalty state of
+# ``_penalty.pxd``, which catches a feature up just before it is read (the
+# record forms are described above the CSR epochs).  A window of deferred
+# updates is flushed (every feature made true, the L2 scale folded back)
+# when it holds ``window`` updates and at the end of the epoch, so the
+# caller always sees true coefficients.
 
 from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc
 
