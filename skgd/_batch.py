@@ -7,6 +7,7 @@ import scipy.sparse as sp
 
 from . import _newton as newton
 from ._gram import GramOracle, LeastSquaresMoments, gram_applies
+from ._losses import MARGIN_CAP
 from ._schedules import batch_step
 from ._solver_common import (
     _LIPSCHITZ_MARGIN,
@@ -142,11 +143,15 @@ def _setup(problem, state, options, certificate=None):
         state.lipschitz = _LIPSCHITZ_MARGIN * problem.batch_lipschitz(state.precond)
     if certificate is None:
         certificate = problem.duality_gap()
-    keep_rows = (certificate is not None and problem.fit_intercept
-                 and problem.loss in ("log_loss", "multinomial")
-                 # in memory (on dask the certificate recomputes them on the
-                 # workers, DualityGap.rows_mixture)
-                 and (isinstance(problem.X, np.ndarray) or sp.issparse(problem.X)))
+    in_memory = isinstance(problem.X, np.ndarray) or sp.issparse(problem.X)
+    keep_rows = certificate is not None and in_memory and (
+        # the logistic losses' exact intercept correction (on dask the
+        # certificate recomputes it on the workers, DualityGap.rows_mixture)
+        (problem.fit_intercept and problem.loss in ("log_loss", "multinomial"))
+        # the margin losses' dual point is the rows' derivatives
+        or problem.loss in MARGIN_CAP
+        # the Hessian of a Newton finish weights the rows by them
+        or newton.applies(problem))
     return _DataOracle(problem, keep_rows, certificate), certificate
 
 

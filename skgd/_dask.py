@@ -41,6 +41,7 @@ from ._dask_blocks import (
     block_first_moments,
     block_gradient,
     block_gram_product,
+    block_margin_sums,
     block_mixture_entropy,
     block_second_moments,
     block_target_sums,
@@ -54,6 +55,7 @@ from ._dask_blocks import (
 )
 from ._gap import DualityGap
 from ._gram import GramOracle
+from ._losses import MARGIN_CAP
 from ._solver_common import Problem
 from ._solvers import SOLVERS, warn_if_not_converged
 from ._step_size import (
@@ -385,7 +387,16 @@ class DaskProblem(Problem):
         if gap is not None and self.loss in ("log_loss", "multinomial"):
             # the exact intercept correction, summed where the rows live
             gap.rows_mixture = self._mixture_entropy
+        if gap is not None and self.loss in MARGIN_CAP:
+            gap.rows_margin = self._margin_sums  # (one more pass per check)
         return gap
+
+    def _margin_sums(self, W, b):
+        """The margin losses' class sums and positive-class gradient at (W,
+        b) (``DualityGap.rows_margin``), block by block: one pass over X."""
+        parts = ordered_sum(self.store.map(block_margin_sums, W, b, self.loss_code))
+        G_plus, *sums = (part / self.weight_total for part in parts)
+        return tuple(sums), G_plus
 
     def curvature_centres(self, W, b, derivative=None):
         """:meth:`Problem.curvature_centres`, summed where the blocks live."""

@@ -367,6 +367,31 @@ def block_curvature_sums(block, W, b, loss_code):
     return -G, block.sw @ H
 
 
+def block_margin_sums(block, W, b, loss_code):
+    """The margin losses' certificate sums on one block, unnormalised.
+
+    From the rows' loss derivatives ``u`` at (W, b) (the fused kernel's, as
+    in memory), per output: ``sum_i s_i [y_i > 0] u_i x_i^T`` (K, d), the
+    positive class's share of the gradient (the fused kernel's squared-loss
+    gradient at zero, so float32 X is not cast to a copy), then ``sum s a``
+    and ``sum s a^2`` over each class, ``a = |u|`` (``skgd._gap``).
+    """
+    K, d = W.shape
+    U = np.zeros((block.X.shape[0], K))
+    G, Gb = np.empty_like(W), np.empty_like(b)
+    gradient_dense(block.X, block.y, block.sw, W, b, W, b, G, Gb, loss_code, 0.0, 1, U)
+    positive = block.y > 0
+    zero_w, zero_b = np.zeros((K, d)), np.zeros(K)
+    G_plus, Gb_plus = np.empty_like(W), np.empty_like(b)
+    gradient_dense(block.X, -np.where(positive, U, 0.0), block.sw, zero_w, zero_b,
+                   zero_w, zero_b, G_plus, Gb_plus, LOSSES["squared_error"].code, 0.0, 1)
+    wa = block.sw[:, None] * np.abs(U)
+    a_plus = np.where(positive, wa, 0.0).sum(axis=0)
+    q = wa * np.abs(U)
+    q_plus = np.where(positive, q, 0.0).sum(axis=0)
+    return G_plus, a_plus, wa.sum(axis=0) - a_plus, q_plus, q.sum(axis=0) - q_plus
+
+
 def block_mixture_entropy(block, W, b, loss_code, t, pi, raise_positive):
     """The certificate's exact intercept correction on one block, unnormalised.
 

@@ -42,15 +42,27 @@ the feasibility steps above change it by amounts computed from the class
 keeps ``D`` a valid lower bound of ``J*``.  Both vanish at the optimum, where
 the gap is zero.
 
-Supported: ``squared_error``, binary ``log_loss`` and ``multinomial`` with
-``l1 + l2 > 0``; elsewhere ``DualityGap.for_problem`` returns None and the
-solver falls back to its optimality rule.
+For the margin losses ``squared_hinge`` and ``modified_huber`` (one binary
+output per class) ``u_i = -y_i a_i`` with ``a_i = |u_i| >= 0`` and ``f^*(u_i)
+= a_i^2 / 4 - a_i`` (``skgd._losses.MARGIN_CAP``): the sums are exact from
+each row's ``a`` (the pass's ``per_sample``; on a dask collection one
+more pass over the blocks, ``DualityGap.rows_margin``).  Their intercept's feasibility
+scales the ``a`` of the class with the larger sum ``sum_i w_i a_i`` down to
+the other's: the rows that carry no loss stay at ``a = 0`` (a mixture like
+the logistic one would lift them off it, which costs first order in the
+intercept's gradient), and with the exact sums the gap is second order
+again.  That class's share of the gradient costs one more product with X.
+
+Supported: ``squared_error``, binary ``log_loss``, ``multinomial``,
+``squared_hinge`` and ``modified_huber`` with ``l1 + l2 > 0``; elsewhere ``DualityGap.for_problem``
+returns None and the solver falls back to its optimality rule.
 """
 
 import numpy as np
 from scipy.special import expit, logsumexp
 
 from ._fast._duality import binary_mixture_entropy, multinomial_mixture_entropy
+from ._losses import MARGIN_CAP
 
 
 # p log p with 0 log 0 = 0
@@ -96,9 +108,15 @@ class DualityGap:
         # Where the rows are not in memory (dask): a callable summing the
         # intercept mixture's f* over them at (W, b), see _rows_sum
         self.rows_mixture = None
+        # There, for the margin losses: a callable returning their class sums
+        # and the positive class's gradient at (W, b) (see _margin_sums)
+        self.rows_margin = None
         self.weights = weights
         self.Y = problem.Y if self.loss == "multinomial" else None
         self.positive = problem.Y[:, 0] > 0 if self.loss == "log_loss" else None
+        if self.loss in MARGIN_CAP:
+            self.positive = problem.Y > 0  # (n, K): each output's classes
+            self.weighted_sums = problem.weighted_sums  # sum_i w_i T_i x_i^T
         if self.loss == "squared_error":
             self.target_mean = weights @ problem.Y
         elif self.loss == "log_loss":
@@ -112,6 +130,11 @@ class DualityGap:
         """The certificate of ``problem``, or None where none is cheap."""
         if not problem.penalty.active:
             return None
+        if problem.loss in MARGIN_CAP:
+            # the dual point is built from the rows' derivatives (the pass's
+            # per_sample in memory; on dask, rows_margin sums it)
+            return cls(problem, problem.weighted_sums(np.ones((problem.n_samples, 1)))[0]
+                       if feature_mean is None else feature_mean)
         if problem.loss not in ("squared_error", "log_loss", "multinomial"):
             return None
         if problem.loss == "log_loss" and problem.n_outputs != 1:
@@ -177,6 +200,10 @@ class DualityGap:
         exact = None
         if self.loss == "squared_error":
             conj, G = self._squared_intercept(conj, data_term, G, Gb)
+        elif self.loss in MARGIN_CAP:
+            if per_sample is None and self.rows_margin is None:
+                return -np.inf
+            conj, G = self._margin_intercept(W, b, G, Gb, per_sample)
         elif self.loss == "log_loss":
             conj, G, exact = self._binary_intercept(conj, G, Gb, W, b, per_sample)
         else:
@@ -211,6 +238,10 @@ class DualityGap:
             # f*(s u) = s^2 u^2 / 2 + s u y: the two sums kept apart
             quad, lin = self._squared_parts
             return -(scale * scale * quad + scale * lin)
+        if self.loss in MARGIN_CAP:
+            # f*(-y s a) = s^2 a^2 / 4 - s a (s a stays within the cap)
+            linear, square = self._margin_parts
+            return -(scale * scale * square / 4.0 - scale * linear)
         # f* convex with f*(0 residual) = 0: f*(s u) <= s f*(u)
         return -scale * conj
 
@@ -251,6 +282,42 @@ class DualityGap:
         lin = conj - data_term - float(c @ self.target_mean)
         self._squared_parts = (quad, lin)
         return quad + lin, G - np.outer(c, self.mean)
+
+    def _margin_sums(self, u, with_gradient):
+        """The margin losses' class sums from the rows' derivatives ``u``
+        (n, K): per output ``(A_+, A_-, Q_+, Q_-)``, ``A_c = sum over class
+        c of w a`` and ``Q_c`` the same of ``w a^2`` (``a = |u|``), and the
+        positive class's share of the gradient (one product with X) if
+        ``with_gradient``."""
+        a = np.abs(u)
+        wa = self.weights[:, None] * a
+        a_plus = np.where(self.positive, wa, 0.0).sum(axis=0)
+        q_plus = np.where(self.positive, wa * a, 0.0).sum(axis=0)
+        sums = (a_plus, wa.sum(axis=0) - a_plus, q_plus, (wa * a).sum(axis=0) - q_plus)
+        G_plus = self.weighted_sums(np.where(self.positive, u, 0.0)) if with_gradient else None
+        return sums, G_plus
+
+    def _margin_intercept(self, W, b, G, Gb, u):
+        """``(sum_i w_i f*(u'_i), G(u'))`` for the margin losses, ``u'`` the
+        rows' derivatives ``u`` (None: summed where the rows are, by
+        ``rows_margin``) with the larger class's scaled so that ``sum_i w_i
+        u'_i = 0`` per output (with an intercept)."""
+        balance = self.fit_intercept and np.any(Gb != 0)
+        if u is None:
+            (a_plus, a_minus, q_plus, q_minus), G_plus = self.rows_margin(W, b)
+        else:
+            (a_plus, a_minus, q_plus, q_minus), G_plus = self._margin_sums(u, balance)
+        rho_plus = rho_minus = np.ones_like(a_plus)
+        if balance:
+            # per output Gb = A_- - A_+: the larger sum is scaled to the other
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rho_plus = np.where(a_plus > a_minus, a_minus / a_plus, 1.0)
+                rho_minus = np.where(a_minus > a_plus, a_plus / a_minus, 1.0)
+            G = rho_plus[:, None] * G_plus + rho_minus[:, None] * (G - G_plus)
+        linear = float(np.sum(rho_plus * a_plus + rho_minus * a_minus))
+        square = float(np.sum(rho_plus**2 * q_plus + rho_minus**2 * q_minus))
+        self._margin_parts = (linear, square)
+        return square / 4.0 - linear, G
 
     def _binary_intercept(self, conj, G, Gb, W, b, per_sample=None):
         # u_i = -y_i p_i, p_i in [0, 1], f*(u) = p log p + (1 - p) log(1 - p).

@@ -177,6 +177,23 @@ def softmax_curvature(derivative, Y):
     return p * (1.0 - p)
 
 
+# The piecewise-quadratic margin losses: with the margin m = y p, squared_hinge
+# is (1 - m)_+^2 and modified_huber the same for m >= -1, then -4 m.  Their
+# derivative is dL/dp = -y a with a = 2 (1 - m)_+ (at most MARGIN_CAP, where
+# modified_huber turns linear), so a = |dL/dp|; their conjugate is
+# L*(-y a) = a^2 / 4 - a on 0 <= a <= MARGIN_CAP (the duality gap of
+# skgd._gap) and their second derivative 2 where 0 < a < MARGIN_CAP, 0
+# elsewhere (the generalised Hessian of skgd._newton).
+MARGIN_CAP = {"squared_hinge": np.inf, "modified_huber": 4.0}
+
+
+def margin_curvature(name, derivative):
+    """The second derivative of a margin loss at each row and output, from
+    its derivatives ``dL/dp`` (shape (n, K)): 2 on the quadratic piece."""
+    a = np.abs(derivative)
+    return np.where((a > 0) & (a < MARGIN_CAP[name]), 2.0, 0.0)
+
+
 # The names each estimator accepts for its ``loss`` parameter.
 REGRESSION_LOSSES = tuple(
     name for name, spec in LOSSES.items() if spec.target == "real"

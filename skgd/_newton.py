@@ -61,6 +61,7 @@ import scipy.linalg
 import scipy.sparse as sp
 from scipy.linalg import cho_factor, cho_solve
 
+from ._losses import MARGIN_CAP, margin_curvature
 from ._threads import sum_over_row_parts
 
 # The iteration of the accelerated solver after which the Newton finish may
@@ -103,13 +104,15 @@ SAMPLED_MAX_ITERATIONS = 20
 SAMPLED_REFRESH = 3
 _SAMPLE_SEED = 0
 # With an L1 part the step minimises the model with the L1 term exactly
-# (proximal Newton), by coordinate descent on the K (d + 1) parameters: at
-# most L1_MAX_PARAMETERS of them, L1_SWEEPS sweeps, until no coordinate
-# moves by more than L1_SWEEP_TOL of the largest.
+# (proximal Newton), by an active-set method on the K (d + 1) parameters: at
+# most L1_MAX_PARAMETERS of them, L1_MODEL_ROUNDS rounds, until the model's
+# optimality conditions hold to L1_MODEL_RTOL of its largest coefficient.
 L1_MAX_PARAMETERS = 256
-L1_SWEEPS = 500
-L1_SWEEP_TOL = 1e-13
-L1_SUPPORT_EVERY = 5
+L1_MODEL_ROUNDS = 500
+L1_MODEL_RTOL = 1e-12
+# Eigenvalues of the diagonally scaled active block below this fraction of
+# the largest are flat directions of the L1 model (rounding of a zero).
+L1_FLAT = 1e-12
 
 
 def _width(problem):
@@ -118,26 +121,22 @@ def _width(problem):
 
 def _newton_problem(problem):
     """The losses and penalties of Newton's method here, rows in memory."""
-    if problem.loss not in ("log_loss", "multinomial") \
+    if problem.loss not in ("log_loss", "multinomial", *MARGIN_CAP) \
             or not problem.l1 + problem.l2 > 0:
         return False
     if not (isinstance(problem.X, np.ndarray) or sp.issparse(problem.X)):
         return False  # dask: the rows are not here
-    if problem.l1 and problem.loss == "multinomial":
-        # the softmax's Hessian is flat along the common shift of the
-        # classes' coefficients, where the coordinate descent of the L1
-        # model crawls: measured 98-1,000 steps of up to 0.1 s on 3,000 x 20
-        # rows, 3 classes (FISTA alone: 1,000 iterations, 0.5 s)
-        return False
     limit = L1_MAX_PARAMETERS if problem.l1 else MAX_PARAMETERS
     return problem.n_outputs * _width(problem) <= limit
 
 
 def _hessian_multiply_adds(problem, n_rows):
     """The size of one Hessian's Gram products over ``n_rows`` rows:
-    ``n_rows (d + 1)^2 K (K + 1) / 2`` (its distinct blocks)."""
+    ``n_rows (d + 1)^2 K (K + 1) / 2`` (its distinct blocks; ``K`` blocks
+    for the losses that are a sum over the outputs)."""
     K, width = problem.n_outputs, _width(problem)
-    return n_rows * width * width * K * (K + 1) / 2
+    blocks = K * (K + 1) / 2 if problem.loss == "multinomial" else K
+    return n_rows * width * width * blocks
 
 
 def applies(problem):
@@ -163,7 +162,9 @@ def sampled_start_applies(problem, options):
     """
     if options.incremental or not isinstance(problem.X, np.ndarray):
         return False
-    if not _newton_problem(problem) or problem.l1:
+    if not _newton_problem(problem) or problem.l1 or problem.loss in MARGIN_CAP:
+        # (a margin loss's curvature jumps where a row's margin crosses a
+        # kink: a sample's Hessian need not see the rows near them)
         return False
     pass_size = problem.n_samples * _width(problem) * problem.n_outputs
     return (_hessian_multiply_adds(problem, sample_size(problem))
@@ -200,17 +201,22 @@ class HessianSample:
 
 
 def _row_curvatures(problem, derivative, index=None):
-    """``(weights, a)``: ``s_i / S`` and the rows' curvature factor (over the
-    rows ``index`` only if given, ``S`` their weight): ``a_i = p_i (1 - p_i)``
-    for the binary log-loss, the probabilities ``p_i`` (n x K) for the
-    softmax, whose curvature is ``diag(p_i) - p_i p_i^T``."""
+    """``(weights, a)``: ``s_i / S`` and the rows' curvature factors, n x K
+    (over the rows ``index`` only if given, ``S`` their weight): ``a_i = p_i
+    (1 - p_i)`` for the binary log-loss, the margin losses' second
+    derivatives per output (``skgd._losses.margin_curvature``: a
+    generalised Hessian, the loss being piecewise quadratic), the
+    probabilities ``p_i`` for the softmax, whose curvature is
+    ``diag(p_i) - p_i p_i^T``."""
     weights = problem.sample_weight
     if index is not None:
         weights, derivative = weights[index], derivative[index]
     weights = weights / weights.sum()
     if problem.loss == "log_loss":
-        a = np.abs(derivative[:, 0])  # sigma(-y z); A = sigma(z) sigma(-z)
+        a = np.abs(derivative)  # sigma(-y z); A = sigma(z) sigma(-z)
         return weights, a * (1.0 - a)
+    if problem.loss in MARGIN_CAP:
+        return weights, margin_curvature(problem.loss, derivative)
     Y = problem.Y if index is None else problem.Y[index]
     return weights, derivative + Y  # dL/dz_k = p_k - y_k
 
@@ -243,15 +249,15 @@ def hessian(problem, derivative, center, sample=None):
             stop = min(start + CHUNK_ROWS, hi)
             rows = rows_of(start, stop)
             w = weights[start:stop]
-            if problem.loss == "log_loss":
-                H += (rows * (w * curvature[start:stop])[:, None].astype(rows.dtype)).T @ rows
-                continue
-            # sum_i w_i (diag(p_i) - p_i p_i^T) (x) z_i z_i^T: the diagonal
-            # blocks, then all K^2 blocks of the second term in one product
+            # sum_i w_i A_i (x) z_i z_i^T: the diagonal blocks (A_i diagonal
+            # but for the softmax's), then for the softmax, A_i = diag(p_i) -
+            # p_i p_i^T, all K^2 blocks of the second term in one product
             p = curvature[start:stop]
             for k in range(K):
                 block = slice(k * width, (k + 1) * width)
                 H[block, block] += (rows * (w * p[:, k])[:, None].astype(rows.dtype)).T @ rows
+            if problem.loss != "multinomial":
+                continue
             M = (rows[:, None, :] * (np.sqrt(w)[:, None] * p).astype(rows.dtype)[:, :, None])
             M = M.reshape(stop - start, K * width)
             H -= M.T @ M
@@ -289,79 +295,129 @@ def _factorise(H, flat=None):
     return lambda r: scale * (vectors @ ((vectors.T @ (scale * r)) / values))
 
 
-def _support_step(H, grad, x0, penalty, u):
-    """The model's exact minimiser if ``u`` has its support and signs, else None.
+def _active_set_step(H, derivative, penalty, sign, active, tol):
+    """``(step, ray)``: the move of the L1 model's active-set round.
 
-    On the free set ``S`` (the coefficients of ``u`` that are non-zero, and
-    the unpenalised ones) the model is the quadratic ``grad . s + s^T H s / 2
-    + penalty_S sign(u_S) . s``; off it ``u`` is zero.  Its stationary
-    point solves one linear system; it is the minimiser when the signs hold
-    on ``S`` and the subgradient condition ``|(grad + H s)_j| <= penalty_j``
-    holds off ``S`` (the optimality conditions of the whole model)."""
-    sign = np.sign(u)
-    free = (u != 0) | (penalty == 0)
-    S, fixed = np.flatnonzero(free), np.flatnonzero(~free)
-    step = -x0.copy()  # off S: u_j = 0
-    rhs = -(grad[S] + penalty[S] * sign[S]) - H[np.ix_(S, fixed)] @ step[fixed]
+    With ``u`` zero off ``active`` and of the signs ``sign`` on it the model
+    is a quadratic whose stationary point is ``u + step``, ``H_AA step_A =
+    r = -(derivative_A + penalty_A sign_A)`` (``ray`` False).  Where
+    ``H_AA`` is singular (collinear features under L1 alone, the softmax's
+    common shift of the classes) the quadratic is flat along its null space;
+    if ``r`` has a part there (beyond ``tol``) the model falls linearly
+    along it, without a stationary point: ``step`` is that part, a ray to
+    follow to its first zero crossing (``ray`` True).  Otherwise the
+    least-norm solution.  None if no finite move is found."""
+    A = np.flatnonzero(active)
+    step = np.zeros_like(derivative)
+    if A.size == 0:
+        return step, False
+    block = H[np.ix_(A, A)]
+    r = -(derivative[A] + penalty[A] * sign[A])
     try:
         with warnings.catch_warnings():
-            # (a singular block, collinear features under L1 alone, gives a
-            # point that fails the checks below: coordinate descent goes on)
-            warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-            step[S] = scipy.linalg.solve(H[np.ix_(S, S)], rhs, assume_a="pos",
-                                         check_finite=False)
-    except (np.linalg.LinAlgError, ValueError):
+            warnings.simplefilter("error", scipy.linalg.LinAlgWarning)
+            step[A] = scipy.linalg.solve(block, r, assume_a="pos", check_finite=False)
+        if np.all(np.isfinite(step)):
+            return step, False
+    except (np.linalg.LinAlgError, scipy.linalg.LinAlgWarning, ValueError):
+        pass
+    # scaled by the diagonal (features on any scale), then by eigenvalues
+    scale = 1.0 / np.sqrt(np.maximum(np.diag(block), np.finfo(float).tiny))
+    values, vectors = np.linalg.eigh(block * scale[:, None] * scale[None, :])
+    top = float(values[-1])
+    if not (np.isfinite(top) and top > 0):
         return None
-    moved = x0 + step
-    if not np.all(np.isfinite(step)) \
-            or np.any((penalty[S] > 0) & (np.sign(moved[S]) != sign[S])):
-        return None
-    model_grad = grad + H @ step
-    slack = np.abs(model_grad[fixed]) - penalty[fixed]
-    if np.any(slack > 1e-12 * np.maximum(penalty[fixed], np.finfo(float).tiny)):
-        return None
-    # (a nearly singular block can return a point that misses the system)
-    residual = np.abs(model_grad[S] + penalty[S] * sign[S])
-    if np.any(residual > 1e-9 * max(float(np.max(np.abs(grad), initial=0.0)),
-                                    np.finfo(float).tiny)):
-        return None
-    return step
+    flat = values <= L1_FLAT * top
+    coef = vectors.T @ (scale * r)
+    null_part = (vectors[:, flat] @ coef[flat]) / scale  # r's part on the null space
+    if np.max(np.abs(null_part), initial=0.0) > tol:
+        step[A] = scale * (vectors[:, flat] @ coef[flat])
+        return step, True
+    step[A] = scale * (vectors[:, ~flat] @ (coef[~flat] / values[~flat]))
+    return (step, False) if np.all(np.isfinite(step)) else None
 
 
 def _l1_model_step(H, grad, x0, penalty):
     """The step ``s`` minimising ``grad . s + s^T H s / 2 + sum_j penalty_j
     |x0_j + s_j|`` (the Newton model of the smooth part plus the exact L1
-    term).  Cyclic coordinate descent (each coordinate the exact minimiser
-    of its one-dimensional problem, a soft-threshold: no step size, and
-    invariant to the features' scales) finds the support and the signs;
-    every ``L1_SUPPORT_EVERY`` sweeps the minimiser on that support is
-    solved for exactly (:func:`_support_step`), since coordinate descent
-    itself crawls where features are nearly collinear (500 sweeps, 35 ms,
-    without reaching its tolerance on ``make_classification``'s redundant
-    features)."""
-    u = x0.copy()  # x0 + s
-    hs = np.zeros_like(grad)  # H s, kept up to date
-    diag = np.diag(H).copy()
-    for sweep in range(1, L1_SWEEPS + 1):
-        biggest = 0.0
-        for j in range(len(u)):
-            if not diag[j] > 0:
-                continue  # no curvature (an empty column): the coordinate stays
-            # the model's derivative in s_j, without s_j's own quadratic term
-            r = grad[j] + hs[j] - diag[j] * (u[j] - x0[j])
-            z, t = x0[j] - r / diag[j], penalty[j] / diag[j]
-            new = z - t if z > t else (z + t if z < -t else 0.0)
-            delta = new - u[j]
-            if delta != 0.0:
-                u[j] = new
-                hs += delta * H[:, j]
-                biggest = max(biggest, abs(delta))
-        if biggest <= L1_SWEEP_TOL * max(float(np.max(np.abs(u))), np.finfo(float).tiny):
+    term), by an active-set method, the *feature-sign search* of Lee,
+    Battle, Raina & Ng (2007), in ``u = x0 + s``:
+
+    * on the active set (the non-zero and the unpenalised coordinates) with
+      fixed signs the model is a quadratic, minimised by one linear system;
+      the move from ``u`` toward that minimiser stops at the best of the
+      points where a coordinate reaches zero and the minimiser itself (the
+      model is convex along the segment and its kinks are those points), so
+      coordinates that change sign leave the set;
+    * once the active set is optimal, the zero coordinate whose derivative
+      most exceeds its penalty joins it with the sign that lowers the model.
+
+    Each round lowers the model, so no active set repeats: the exact
+    minimiser in finitely many rounds (in practice a few per Newton step,
+    the support settling as the outer iterations converge), whatever the
+    features' scales and collinearity, where coordinate descent crawled.
+    """
+    c = grad - H @ x0  # the model is c . u + u^T H u / 2 + penalty . |u| + const
+    free = penalty == 0
+    u = x0.copy()
+    sign = np.sign(u)
+    active = (u != 0) | free
+    scale = max(float(np.max(np.abs(c), initial=0.0)), float(np.max(penalty, initial=0.0)),
+                np.finfo(float).tiny)
+    tol = L1_MODEL_RTOL * scale
+
+    for _ in range(L1_MODEL_ROUNDS):
+        derivative = c + H @ u
+        on = active & ~free
+        if np.any(np.abs(derivative[on] + penalty[on] * sign[on]) > tol) \
+                or np.any(np.abs(derivative[free]) > tol):
+            found = _active_set_step(H, derivative, penalty, sign, active, tol)
+            if found is None:
+                break
+            direction, ray = found
+            # the candidates: the stationary point and every zero crossing on
+            # the way (along a ray, where the model falls linearly, its first
+            # crossing), compared by their change of the model (its value
+            # itself would round the small changes near the end away)
+            slope, curvature = float(derivative @ direction), float(direction @ (H @ direction))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                when = np.where(on & (u != 0), -u / direction, np.inf)
+            crossings = when[(when > 0) & (when < (np.inf if ray else 1.0))]
+            if ray:
+                if crossings.size == 0:
+                    break  # unbounded along a flat unpenalised direction: rounding
+                taus = [crossings.min()]
+            else:
+                taus = np.append(crossings, 1.0)
+            best, best_change = None, 0.0
+            if not ray and len(taus) == 1:
+                # no sign changes on the way: the stationary point is the
+                # minimiser on the set, lower in exact arithmetic, whose
+                # decrease (the square of a residual near the end) rounding
+                # would hide
+                taus, best_change = [], -np.inf
+                best = u + direction
+            for tau in taus:
+                candidate = u + tau * direction
+                candidate[when == tau] = 0.0  # (exactly, not to rounding)
+                change = (tau * slope + 0.5 * tau * tau * curvature
+                          + float(penalty @ (np.abs(candidate) - np.abs(u))))
+                if change < best_change:
+                    best, best_change = candidate, change
+            if best is None:
+                break  # no lower point: the model's rounding
+            u = best
+            sign = np.sign(u)
+            active = (u != 0) | free  # the coordinates that reached zero leave
+            continue
+        # the active set is optimal: the zero coordinate whose derivative
+        # most exceeds its penalty joins, with the sign that lowers the model
+        violation = np.where(active, -np.inf, np.abs(derivative) - penalty)
+        j = int(np.argmax(violation))
+        if not violation[j] > tol:
             break
-        if sweep % L1_SUPPORT_EVERY == 0:
-            exact = _support_step(H, grad, x0, penalty, u)
-            if exact is not None:
-                return exact
+        active[j] = True
+        sign[j] = -np.sign(derivative[j])
     return u - x0
 
 

@@ -102,6 +102,9 @@ CERTIFIED_CASES = [
     ("squared_error", 0.0, 0.05), ("squared_error", 0.05, 0.0), ("squared_error", 0.03, 0.02),
     ("log_loss", 0.0, 0.01), ("log_loss", 0.01, 0.0), ("multinomial", 0.0, 0.01),
     ("multinomial", 0.005, 0.0),
+    # the margin losses, one-vs-rest with two outputs
+    ("squared_hinge", 0.0, 0.01), ("squared_hinge", 0.01, 0.0),
+    ("modified_huber", 0.0, 0.01), ("modified_huber", 0.005, 0.003),
 ]
 
 
@@ -115,8 +118,13 @@ def test_dual_value_is_a_lower_bound_that_closes_at_the_optimum(loss, l1, l2, fi
         Y = (X @ rng.normal(size=6) + 1 + rng.normal(size=200))[:, None]
     elif loss == "log_loss":
         Y = np.where(X @ rng.normal(size=6) + rng.logistic(size=200) > 0, 1.0, -1.0)[:, None]
-    else:
+    elif loss == "multinomial":
         Y = np.eye(3)[rng.randint(0, 3, 200)]
+    else:
+        # noisy labels: rows on every piece of the loss (modified_huber's
+        # linear one too)
+        Y = np.where(X @ rng.normal(size=(6, 2)) + 2 * rng.logistic(size=(200, 2)) > 0,
+                     1.0, -1.0)
     problem = _problem(X, Y, sw, loss, l1, l2, fit_intercept)
     certificate = DualityGap.for_problem(problem)
     K = Y.shape[1]
@@ -314,6 +322,41 @@ def test_intercept_feasibility_builds_the_dual_point_it_claims(loss, shift):
     np.testing.assert_allclose(w @ u, 0.0, atol=1e-12)
     np.testing.assert_allclose(G_fixed, (u * w[:, None]).T @ X, rtol=1e-10, atol=1e-12)
     assert conj_bound >= conj_exact - 1e-12
+
+
+@pytest.mark.parametrize("shift", [0.7, -0.7])
+@pytest.mark.parametrize("loss", ["squared_hinge", "modified_huber"])
+def test_margin_intercept_feasibility_builds_the_dual_point_it_claims(loss, shift):
+    # Row by row: u_i = -y_i a_i with the larger class's a scaled so that
+    # sum_i w_i u_i = 0 per output; the certificate's gradient must be that
+    # point's, and its conjugate sum sum_i w_i (a_i^2 / 4 - a_i) exactly.
+    rng = np.random.RandomState(2)
+    n, d, K = 300, 5, 2
+    X = rng.normal(size=(n, d)) + 0.2
+    sw = rng.uniform(0.5, 2.0, n)
+    w = sw / sw.sum()
+    Y = np.where(rng.uniform(size=(n, K)) < 0.4, 1.0, -1.0)
+    problem = _problem(X, Y, sw, loss, 0.0, 0.1, True)
+    certificate = DualityGap.for_problem(problem)
+    W = rng.normal(scale=0.5, size=(K, d))
+    b = np.array([shift, -2 * shift])  # far from the best intercepts
+    rows = np.zeros((n, K))
+    G, Gb, _ = problem.gradient_pass(W, b, per_sample=rows)
+    conj, G_fixed = certificate._margin_intercept(W, b, G, Gb, rows)
+    m = Y * (X @ W.T + b)
+    a = 2 * np.maximum(1 - m, 0.0)
+    if loss == "modified_huber":
+        a = np.minimum(a, 4.0)
+    balanced = a.copy()
+    for k in range(K):
+        plus, minus = w @ (a[:, k] * (Y[:, k] > 0)), w @ (a[:, k] * (Y[:, k] < 0))
+        larger = Y[:, k] > 0 if plus > minus else Y[:, k] < 0
+        balanced[larger, k] *= min(plus, minus) / max(plus, minus)
+    u = -Y * balanced
+    assert np.all(np.abs(w @ (-Y * a)) > 1e-3)  # the correction is needed
+    np.testing.assert_allclose(w @ u, 0.0, atol=1e-12)
+    np.testing.assert_allclose(G_fixed, (u * w[:, None]).T @ X, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(conj, np.sum(w @ (balanced**2 / 4 - balanced)), rtol=1e-12)
 
 
 @pytest.mark.parametrize("loss", ["log_loss", "multinomial"])
