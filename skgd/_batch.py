@@ -39,8 +39,9 @@ def solve_batch(problem, state, options):
     iterations grows with the square root of the condition number.  The
     squared error with ``n >= 2 d`` iterates on the d x d Gram matrix
     (:mod:`skgd._gram`: one pass over X, then ``d^2`` per iteration).  Where
-    a duality gap is cheap (squared error, binary and multinomial log-loss
-    with a penalty; :mod:`skgd._gap`) the fit stops on it
+    a duality gap is cheap (squared error, binary and multinomial log-loss,
+    ``squared_hinge`` and ``modified_huber`` with a penalty;
+    :mod:`skgd._gap`) the fit stops on it
     (:class:`~skgd._solver_common.GapRule`): the model returned is certified
     within a relative objective gap of ``tol * 1e-6``.  The logistic losses
     with an L2 penalty and many rows against few features start with Newton
@@ -339,6 +340,11 @@ def _newton_finish(problem, state, options, oracle, certificate, rule, loop, low
     finished, decrease = True, None
     while loop.result.n_iter < options.max_iter:
         found = newton.newton_direction(problem, W, b, G, Gb, derivative, center, sample)
+        if found is newton.STATIONARY:
+            # the optimality conditions hold to rounding, where the L1
+            # certificate's floor may lie above its target (skgd._newton)
+            loop.result.converged = True
+            break
         if found is None:
             finished = sample is None
             break
