@@ -119,6 +119,12 @@ L1_MODEL_RTOL = 1e-12
 # Eigenvalues of the diagonally scaled active block below this fraction of
 # the largest are flat directions of the L1 model (rounding of a zero).
 L1_FLAT = 1e-12
+# Problems too wide for the Hessian (more than MAX_PARAMETERS parameters or
+# MAX_HESSIAN_FLOPS) solve the Newton system by conjugate gradients: at most
+# CG_MAX_ITERATIONS Hessian-vector products (two passes over X each), to a
+# residual of min(CG_FORCING, sqrt(|g|)) times the gradient's norm.
+CG_MAX_ITERATIONS = 100
+CG_FORCING = 0.1
 # What newton_direction returns where the proximal Newton model's exact
 # minimiser (the active-set method stops only when no round lowers the model
 # beyond its rounding) is the point itself: its optimality conditions hold to
@@ -156,10 +162,28 @@ def _hessian_multiply_adds(problem, n_rows):
     return n_rows * width * width * blocks
 
 
-def applies(problem):
-    """Whether a slow fit of this problem may finish with Newton steps."""
+def _dense_applies(problem):
+    """Whether the Newton steps may form and factorise the Hessian."""
     return (_newton_problem(problem)
             and _hessian_multiply_adds(problem, problem.n_samples) <= MAX_HESSIAN_FLOPS)
+
+
+def _cg_applies(problem):
+    """Whether the Newton steps are solved by conjugate gradients instead:
+    too wide a problem for its Hessian, with an L2 penalty only (no L1
+    model to minimise), a loss that is a sum over the outputs (the binary
+    log-loss, the margin losses), double-precision rows in memory (the
+    products with X take them as they are)."""
+    X = problem.X
+    return (problem.loss in ("log_loss", *MARGIN_CAP) and problem.l1 == 0
+            and problem.l2 > 0 and X.dtype == np.float64
+            and (isinstance(X, np.ndarray) or sp.issparse(X))
+            and not _dense_applies(problem))
+
+
+def applies(problem):
+    """Whether a slow fit of this problem may finish with Newton steps."""
+    return _dense_applies(problem) or _cg_applies(problem)
 
 
 def sample_size(problem):
@@ -497,6 +521,86 @@ def _proximal_step(problem, grad, W, derivative, center):
     return step, min(decrease, -np.finfo(float).tiny)
 
 
+def _column_moments(X, C, center):
+    """``sum_i C_ik (x_ij - center_j)^2`` (K, d) without an n x d temporary
+    (dense rows by chunks; sparse ones square their stored values only)."""
+    if sp.issparse(X):
+        squares = sp.csr_matrix((X.data * X.data, X.indices, X.indptr), shape=X.shape)
+        S2 = np.asarray(squares.T @ C).T
+        S1 = np.asarray(X.T @ C).T
+    else:
+        S2 = np.zeros((C.shape[1], X.shape[1]))
+        S1 = np.zeros_like(S2)
+        for start in range(0, X.shape[0], CHUNK_ROWS):
+            rows, c = X[start:start + CHUNK_ROWS], C[start:start + CHUNK_ROWS]
+            S2 += c.T @ (rows * rows)
+            S1 += c.T @ rows
+    return S2 - 2.0 * S1 * center + np.outer(C.sum(axis=0), center * center)
+
+
+def _conjugate_gradient_step(problem, grad, derivative, center):
+    """``(step, slope)``: the Newton system solved inexactly by conjugate
+    gradients on Hessian-vector products, for problems too wide to form the
+    Hessian (truncated Newton; liblinear's trust-region Newton solves the
+    same systems).  Each product is two passes over X restricted to
+    nothing: ``H v = X^T (A (X v)) + l2 v`` in the centred coordinates of
+    :func:`newton_direction`, ``A`` the rows' curvatures (zero on the rows
+    beyond a margin loss's margin).  Preconditioned by the Hessian's
+    diagonal (features on any scale); stopped when the residual is below
+    ``min(CG_FORCING, sqrt(|g|))`` times the gradient's norm (the forcing
+    term shrinks with the gradient: superlinear convergence near the
+    optimum), after ``CG_MAX_ITERATIONS`` products, or along a direction of
+    no curvature.  None if no step was found."""
+    X, K, d, width = problem.X, problem.n_outputs, problem.n_features, _width(problem)
+    fit_intercept, l2 = problem.fit_intercept, problem.l2
+    weights, curvature = _row_curvatures(problem, derivative)
+    C = weights[:, None] * curvature  # (n, K)
+
+    def product(v):
+        V = v.reshape(K, width)
+        Z = np.asarray(X @ V[:, :d].T)
+        if fit_intercept:
+            Z += V[:, d] - V[:, :d] @ center
+        R = C * Z
+        out = np.empty_like(V)
+        out[:, :d] = np.asarray(X.T @ R).T + l2 * V[:, :d]
+        if fit_intercept:
+            total = R.sum(axis=0)
+            out[:, :d] -= np.outer(total, center)
+            out[:, d] = total
+        return out.ravel()
+
+    diagonal = np.empty((K, width))
+    diagonal[:, :d] = _column_moments(X, C, center) + l2
+    if fit_intercept:
+        diagonal[:, d] = C.sum(axis=0)
+    diagonal = np.maximum(diagonal.ravel(), np.finfo(float).tiny)
+    norm = float(np.linalg.norm(grad))
+    if not norm > 0:
+        return None
+    target = min(CG_FORCING, np.sqrt(norm)) * norm
+    x = np.zeros_like(grad)
+    r = -grad
+    z = r / diagonal
+    p, rz = z.copy(), float(r @ z)
+    for _ in range(CG_MAX_ITERATIONS):
+        Hp = product(p)
+        curve = float(p @ Hp)
+        if not curve > 0:
+            break
+        a = rz / curve
+        x += a * p
+        r -= a * Hp
+        if float(np.linalg.norm(r)) <= target:
+            break
+        z = r / diagonal
+        rz, previous = float(r @ z), rz
+        p = z + (rz / previous) * p
+    if not np.any(x):
+        return None
+    return x, float(grad @ x)
+
+
 def newton_direction(problem, W, b, G, Gb, derivative, center, sample=None):
     """``(dW, db, slope)``: the Newton step and the derivative of the
     objective along it (negative), or None if it is not a descent step, or
@@ -521,6 +625,8 @@ def newton_direction(problem, W, b, G, Gb, derivative, center, sample=None):
         found = _proximal_step(problem, grad.ravel(), W, derivative, center)
         if found is STATIONARY:
             return STATIONARY
+    elif _cg_applies(problem):
+        found = _conjugate_gradient_step(problem, grad.ravel(), derivative, center)
     else:
         found = _smooth_step(problem, grad.ravel(), derivative, center, sample)
     if found is None:
