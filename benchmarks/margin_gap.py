@@ -24,8 +24,6 @@ Run:  python benchmarks/margin_gap.py [--quick]
 import argparse
 import os
 import sys
-import time
-import warnings
 
 import numpy as np
 from sklearn.datasets import make_classification
@@ -33,8 +31,9 @@ from sklearn.svm import LinearSVC
 
 from skgd import GDClassifier
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [HERE, os.path.join(HERE, "..", "tests")]
+from nonsmooth_gap import timed  # noqa: E402
 from reference import objective  # noqa: E402
 from stochastic_gap import tfidf  # noqa: E402
 
@@ -53,14 +52,6 @@ def score(X, y, coef, alpha, penalty):
     l1, l2 = (alpha, 0.0) if penalty == "l1" else (0.0, alpha)
     return objective(X, Y, np.atleast_2d(coef), np.zeros(1), np.ones(X.shape[0]),
                      "squared_hinge", l1, l2)
-
-
-def timed(fit):
-    start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        est = fit()
-    return est, time.perf_counter() - start
 
 
 def main():

@@ -13,9 +13,9 @@ import scipy.sparse as sp
 from reference import data_gradient, objective
 from sklearn.datasets import load_breast_cancer, load_digits, make_classification
 from sklearn.linear_model import LogisticRegression
-from sklearn.svm import LinearSVC
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
 
 import skgd._newton as newton
 from skgd import GDClassifier
