@@ -110,11 +110,15 @@ _SOLVER_PARAMS = Template("""
 
     tol : float or None, default=1e-3
         Relative tolerance of the stopping rule. The ``'batch'`` solver on the
-        squared error or the binary or multinomial log-loss with a penalty
-        stops when a duality gap certifies a relative objective gap
-        ``(J - J*) / J*`` of at most ``tol * 1e-6`` (1e-9 at the default;
-        scikit-learn's Lasso and LogisticRegression reach 1e-10 to 1e-9 at
-        theirs); on the other smooth losses when the norm of its
+        squared error, the binary or multinomial log-loss, ``'squared_hinge'``
+        or ``'modified_huber'`` with a penalty stops when a duality gap
+        certifies a relative objective gap ``(J - J*) / J*`` of at most
+        ``tol * 1e-6`` (1e-9 at the default; scikit-learn's Lasso and
+        LogisticRegression reach 1e-10 to 1e-9 at theirs), or, with an L1
+        part, when its proximal Newton step vanishes (the optimality
+        conditions hold to rounding, where a weak L1 penalty puts the
+        certificate's floor above the target); on the other smooth losses
+        (``'huber'``, ``'squared_epsilon_insensitive'``) when the norm of its
         proximal-gradient step has fallen below ``tol`` times its first
         value. ``'saga'`` and ``'dual_cd'`` stop on the batch solver's rule: a
         duality gap certifying ``tol * 1e-6``. ``'sgd'`` and
