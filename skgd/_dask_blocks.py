@@ -385,9 +385,10 @@ def block_margin_sums(block, W, b, loss_code):
     G_plus, Gb_plus = np.empty_like(W), np.empty_like(b)
     gradient_dense(block.X, -np.where(positive, U, 0.0), block.sw, zero_w, zero_b,
                    zero_w, zero_b, G_plus, Gb_plus, LOSSES["squared_error"].code, 0.0, 1)
-    wa = block.sw[:, None] * np.abs(U)
+    a = np.abs(U)
+    wa = block.sw[:, None] * a
     a_plus = np.where(positive, wa, 0.0).sum(axis=0)
-    q = wa * np.abs(U)
+    q = wa * a
     q_plus = np.where(positive, q, 0.0).sum(axis=0)
     return G_plus, a_plus, wa.sum(axis=0) - a_plus, q_plus, q.sum(axis=0) - q_plus
 

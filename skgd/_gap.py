@@ -291,9 +291,10 @@ class DualityGap:
         ``with_gradient``."""
         a = np.abs(u)
         wa = self.weights[:, None] * a
+        wq = wa * a
         a_plus = np.where(self.positive, wa, 0.0).sum(axis=0)
-        q_plus = np.where(self.positive, wa * a, 0.0).sum(axis=0)
-        sums = (a_plus, wa.sum(axis=0) - a_plus, q_plus, (wa * a).sum(axis=0) - q_plus)
+        q_plus = np.where(self.positive, wq, 0.0).sum(axis=0)
+        sums = (a_plus, wa.sum(axis=0) - a_plus, q_plus, wq.sum(axis=0) - q_plus)
         G_plus = self.weighted_sums(np.where(self.positive, u, 0.0)) if with_gradient else None
         return sums, G_plus
 

@@ -429,20 +429,19 @@ def _l1_model_step(H, grad, x0, penalty):
             with np.errstate(divide="ignore", invalid="ignore"):
                 when = np.where(on & (u != 0), -u / direction, np.inf)
             crossings = when[(when > 0) & (when < (np.inf if ray else 1.0))]
+            best, best_change = None, 0.0
             if ray:
                 if crossings.size == 0:
                     break  # unbounded along a flat unpenalised direction: rounding
                 taus = [crossings.min()]
-            else:
-                taus = np.append(crossings, 1.0)
-            best, best_change = None, 0.0
-            if not ray and len(taus) == 1:
+            elif crossings.size == 0:
                 # no sign changes on the way: the stationary point is the
                 # minimiser on the set, lower in exact arithmetic, whose
                 # decrease (the square of a residual near the end) rounding
                 # would hide
-                taus, best_change = [], -np.inf
-                best = u + direction
+                taus, best = [], u + direction
+            else:
+                taus = np.append(crossings, 1.0)
             for tau in taus:
                 candidate = u + tau * direction
                 candidate[when == tau] = 0.0  # (exactly, not to rounding)
@@ -499,7 +498,7 @@ def _smooth_step(problem, grad, derivative, center, sample):
 
 def _proximal_step(problem, grad, W, derivative, center):
     """``(step, slope)`` minimising the Newton model plus the exact L1 term,
-    or None where the model's minimiser is the current point.  ``slope`` is
+    or ``STATIONARY`` where the model's minimiser is the current point.  ``slope`` is
     the model's decrease (the smooth part to first order, the L1 term
     exactly), which bounds the objective's derivative along the step and so
     serves Armijo's rule."""
@@ -513,7 +512,7 @@ def _proximal_step(problem, grad, W, derivative, center):
     step = _l1_model_step(H, grad, x0, penalty)
     if not np.any(step):
         return STATIONARY  # no coordinate of the model moves: its minimiser
-    # Coordinate descent only lowers the model from 0, so the decrease is
+    # The active-set method only lowers the model from 0, so the decrease is
     # negative; a computed one that is not lies below the rounding of its
     # two terms, and the line search's rounding rule judges the step.
     decrease = float(grad @ step) + float(
@@ -542,8 +541,8 @@ def _conjugate_gradient_step(problem, grad, derivative, center):
     """``(step, slope)``: the Newton system solved inexactly by conjugate
     gradients on Hessian-vector products, for problems too wide to form the
     Hessian (truncated Newton; liblinear's trust-region Newton solves the
-    same systems).  Each product is two passes over X restricted to
-    nothing: ``H v = X^T (A (X v)) + l2 v`` in the centred coordinates of
+    same systems).  Each product is two passes over X, ``H v = X^T (A (X
+    v)) + l2 v`` in the centred coordinates of
     :func:`newton_direction`, ``A`` the rows' curvatures (zero on the rows
     beyond a margin loss's margin).  Preconditioned by the Hessian's
     diagonal (features on any scale); stopped when the residual is below
