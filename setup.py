@@ -89,6 +89,7 @@ extensions = [
     Extension("skgd._fast._saga", ["skgd/_fast/_saga.pyx"]),
     Extension("skgd._fast._duality", ["skgd/_fast/_duality.pyx"]),
     Extension("skgd._fast._dual_cd", ["skgd/_fast/_dual_cd.pyx"]),
+    Extension("skgd._fast._coordinate_model", ["skgd/_fast/_coordinate_model.pyx"]),
 ]
 for ext in extensions:
     ext.extra_compile_args = ["-O3"] if not DEBUG else ["-O0", "-g"]

@@ -214,7 +214,7 @@ def _solve_batch_accelerated(problem, state, options):
     rejections = 0
     recentre_due = (not gram and _recentring_applies(problem)
                     and state.output_centring is None)
-    newton_after = (newton.NEWTON_AFTER if rule is not None and not gram
+    newton_after = (newton.finish_after(problem) if rule is not None and not gram
                     and oracle.per_sample is not None and newton.applies(problem)
                     else None)
     if newton_after is not None and state.newton:

@@ -64,6 +64,7 @@ import scipy.linalg
 import scipy.sparse as sp
 from scipy.linalg import cho_factor, cho_solve
 
+from ._fast._coordinate_model import l1_model_descent
 from ._losses import MARGIN_CAP, margin_curvature
 from ._threads import sum_over_row_parts
 
@@ -125,6 +126,24 @@ L1_FLAT = 1e-12
 # residual of min(CG_FORCING, sqrt(|g|)) times the gradient's norm.
 CG_MAX_ITERATIONS = 100
 CG_FORCING = 0.1
+# Problems too wide for the L1 model's Hessian (sparse rows) minimise the
+# proximal Newton model by coordinate descent on the columns of a working
+# set (skgd._fast._coordinate_model): the non-zero coefficients and the zero
+# ones whose gradient exceeds the penalty.  At most CD_MAX_SWEEPS sweeps, to
+# a largest violation of the model's optimality conditions of CD_FORCING
+# times that at the start (the inexact steps converge linearly at about
+# that rate).  Measured on tf-idf 20,000 x 20,000 (log-loss and squared
+# hinge, alpha 1e-4 and 1e-5): 10 or 30 sweeps, or a forcing of 0.3, took
+# 1.2-6x the Newton steps and up to 2x the time.  A column whose rows do not
+# curve gets CD_CURVATURE_FLOOR times the largest curvature.  These steps
+# are cheap from the start (no Hessian to form): they take over from the
+# accelerated iterations after COORDINATE_NEWTON_AFTER of them (measured:
+# after 0, 2, 5, 10, 20 iterations, the fits took 0.12/0.14/0.15/0.16/0.16 s
+# at alpha 1e-4).
+COORDINATE_NEWTON_AFTER = 0
+CD_MAX_SWEEPS = 100
+CD_FORCING = 0.1
+CD_CURVATURE_FLOOR = 1e-6
 # What newton_direction returns where the proximal Newton model's exact
 # minimiser (the active-set method stops only when no round lowers the model
 # beyond its rounding) is the point itself: its optimality conditions hold to
@@ -181,9 +200,25 @@ def _cg_applies(problem):
             and not _dense_applies(problem))
 
 
+def _coordinate_applies(problem):
+    """Whether the L1 model is minimised by coordinate descent instead: a
+    penalty with an L1 part on a problem too wide for the dense model,
+    sparse rows (whose columns are cheap to gather), a loss that is a sum
+    over the outputs."""
+    return (problem.loss in ("log_loss", *MARGIN_CAP) and problem.l1 > 0
+            and sp.issparse(problem.X) and not _dense_applies(problem))
+
+
+def finish_after(problem):
+    """The iteration after which the accelerated solver hands over to
+    Newton steps: ``NEWTON_AFTER``, or ``COORDINATE_NEWTON_AFTER`` for the
+    coordinate-descent steps."""
+    return COORDINATE_NEWTON_AFTER if _coordinate_applies(problem) else NEWTON_AFTER
+
+
 def applies(problem):
     """Whether a slow fit of this problem may finish with Newton steps."""
-    return _dense_applies(problem) or _cg_applies(problem)
+    return _dense_applies(problem) or _cg_applies(problem) or _coordinate_applies(problem)
 
 
 def sample_size(problem):
@@ -600,6 +635,53 @@ def _conjugate_gradient_step(problem, grad, derivative, center):
     return x, float(grad @ x)
 
 
+def _coordinate_step(problem, W, G, Gb, derivative):
+    """``(dW, db, slope)`` minimising the proximal Newton model of a wide
+    sparse L1 fit by coordinate descent on a working set (see
+    ``_coordinate_model.pyx``), output by output; ``STATIONARY`` where no
+    coordinate moves; None if no descent step was found.
+
+    The working set is the features that are non-zero for some output or
+    whose gradient exceeds the penalty for some output; the others keep
+    their zero.  With an intercept the columns are centred at the rows'
+    curvature-weighted mean inside the kernel (without filling them in),
+    which decouples the intercept's step."""
+    X, K = problem.X, problem.n_outputs
+    l1, l2 = float(problem.l1), float(problem.l2)
+    grad = G + l2 * W
+    working = np.flatnonzero(np.any(W != 0, axis=0) | np.any(np.abs(grad) > l1, axis=0))
+    dW, db = np.zeros_like(W), np.zeros(K)
+    columns = X[:, working].tocsc()
+    columns.sort_indices()
+    weights, curvature = _row_curvatures(problem, derivative)
+    residual = np.empty(problem.n_samples)
+    slope = 0.0
+    for k in range(K):
+        c = np.ascontiguousarray(weights * curvature[:, k])
+        w, g = W[k, working], grad[k, working]
+        sums = np.asarray(columns.T @ c).ravel()
+        total = float(c.sum())
+        inv_total = 1.0 / total if problem.fit_intercept and total > 0 else 0.0
+        g_centred = np.ascontiguousarray(g - float(Gb[k]) * inv_total * sums)
+        start = np.maximum(np.abs(g_centred) - l1, 0.0)
+        start[w != 0] = np.abs(g_centred + l1 * np.sign(w))[w != 0]
+        step = np.zeros_like(w)
+        if np.max(start, initial=0.0) > 0:
+            l1_model_descent(columns.data, columns.indices, columns.indptr, c, sums,
+                             inv_total, g_centred, np.ascontiguousarray(w), l1, l2, step,
+                             residual, CD_CURVATURE_FLOOR, CD_MAX_SWEEPS,
+                             CD_FORCING * float(np.max(start)))
+        # the intercept's step: v' = -g_b / C in the centred coordinates
+        step_b = -(float(Gb[k]) + float(sums @ step)) * inv_total
+        dW[k, working], db[k] = step, step_b
+        # the model's decrease: the smooth part to first order, the L1 term exactly
+        slope += float(g @ step) + float(Gb[k]) * step_b + l1 * float(
+            np.sum(np.abs(w + step) - np.abs(w)))
+    if not (np.any(dW) or np.any(db)):
+        return STATIONARY
+    return dW, db, min(slope, -np.finfo(float).tiny)
+
+
 def newton_direction(problem, W, b, G, Gb, derivative, center, sample=None):
     """``(dW, db, slope)``: the Newton step and the derivative of the
     objective along it (negative), or None if it is not a descent step, or
@@ -613,6 +695,13 @@ def newton_direction(problem, W, b, G, Gb, derivative, center, sample=None):
     that of its rows (the gradient is the full one), formed anew in the
     global phase and then every ``SAMPLED_REFRESH`` steps.
     """
+    if _coordinate_applies(problem):
+        found = _coordinate_step(problem, W, G, Gb, derivative)
+        if found is STATIONARY or found is None:
+            return found
+        dW, db, slope = found
+        ok = np.all(np.isfinite(dW)) and np.all(np.isfinite(db)) and slope < 0
+        return (dW, db, slope) if ok else None
     K, d, width = problem.n_outputs, problem.n_features, _width(problem)
     grad = np.zeros((K, width))
     grad[:, :d] = G + problem.l2 * W
