@@ -337,9 +337,11 @@ def _newton_finish(problem, state, options, oracle, certificate, rule, loop, low
     state.newton = sample is None
     best_objective = min(best_objective, objective)
     center = _centre(problem, certificate)
+    columns = newton.column_store(problem)
     finished, decrease = True, None
     while loop.result.n_iter < options.max_iter:
-        found = newton.newton_direction(problem, W, b, G, Gb, derivative, center, sample)
+        found = newton.newton_direction(problem, W, b, G, Gb, derivative, center, sample,
+                                        columns)
         if found is newton.STATIONARY:
             # the optimality conditions hold to rounding, where the L1
             # certificate's floor may lie above its target (skgd._newton)

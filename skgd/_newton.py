@@ -137,9 +137,9 @@ CG_FORCING = 0.1
 # 1.2-6x the Newton steps and up to 2x the time.  A column whose rows do not
 # curve gets CD_CURVATURE_FLOOR times the largest curvature.  These steps
 # are cheap from the start (no Hessian to form): they take over from the
-# accelerated iterations after COORDINATE_NEWTON_AFTER of them (measured:
-# after 0, 2, 5, 10, 20 iterations, the fits took 0.12/0.14/0.15/0.16/0.16 s
-# at alpha 1e-4).
+# accelerated iterations after COORDINATE_NEWTON_AFTER of them (measured
+# without an intercept, log-loss, alpha 1e-4: after 0, 2, 5, 10, 20
+# iterations the fits took 0.12, 0.14, 0.15, 0.16, 0.16 s).
 COORDINATE_NEWTON_AFTER = 0
 CD_MAX_SWEEPS = 100
 CD_FORCING = 0.1
@@ -635,7 +635,18 @@ def _conjugate_gradient_step(problem, grad, derivative, center):
     return x, float(grad @ x)
 
 
-def _coordinate_step(problem, W, G, Gb, derivative):
+def column_store(problem):
+    """X in CSC (its columns for the coordinate-descent steps: one copy of
+    the stored values per fit, as liblinear makes), or None where those
+    steps do not apply."""
+    if not _coordinate_applies(problem):
+        return None
+    columns = problem.X.tocsc()
+    columns.sort_indices()
+    return columns
+
+
+def _coordinate_step(problem, W, G, Gb, derivative, columns):
     """``(dW, db, slope)`` minimising the proximal Newton model of a wide
     sparse L1 fit by coordinate descent on a working set (see
     ``_coordinate_model.pyx``), output by output; ``STATIONARY`` where no
@@ -646,20 +657,19 @@ def _coordinate_step(problem, W, G, Gb, derivative):
     their zero.  With an intercept the columns are centred at the rows'
     curvature-weighted mean inside the kernel (without filling them in),
     which decouples the intercept's step."""
-    X, K = problem.X, problem.n_outputs
+    K = problem.n_outputs
     l1, l2 = float(problem.l1), float(problem.l2)
     grad = G + l2 * W
     working = np.flatnonzero(np.any(W != 0, axis=0) | np.any(np.abs(grad) > l1, axis=0))
     dW, db = np.zeros_like(W), np.zeros(K)
-    columns = X[:, working].tocsc()
-    columns.sort_indices()
+    working = working.astype(np.intp)
     weights, curvature = _row_curvatures(problem, derivative)
     residual = np.empty(problem.n_samples)
     slope = 0.0
     for k in range(K):
         c = np.ascontiguousarray(weights * curvature[:, k])
         w, g = W[k, working], grad[k, working]
-        sums = np.asarray(columns.T @ c).ravel()
+        sums = np.asarray(columns.T @ c).ravel()[working]
         total = float(c.sum())
         inv_total = 1.0 / total if problem.fit_intercept and total > 0 else 0.0
         g_centred = np.ascontiguousarray(g - float(Gb[k]) * inv_total * sums)
@@ -667,7 +677,7 @@ def _coordinate_step(problem, W, G, Gb, derivative):
         start[w != 0] = np.abs(g_centred + l1 * np.sign(w))[w != 0]
         step = np.zeros_like(w)
         if np.max(start, initial=0.0) > 0:
-            l1_model_descent(columns.data, columns.indices, columns.indptr, c, sums,
+            l1_model_descent(columns.data, columns.indices, columns.indptr, working, c, sums,
                              inv_total, g_centred, np.ascontiguousarray(w), l1, l2, step,
                              residual, CD_CURVATURE_FLOOR, CD_MAX_SWEEPS,
                              CD_FORCING * float(np.max(start)))
@@ -682,7 +692,7 @@ def _coordinate_step(problem, W, G, Gb, derivative):
     return dW, db, min(slope, -np.finfo(float).tiny)
 
 
-def newton_direction(problem, W, b, G, Gb, derivative, center, sample=None):
+def newton_direction(problem, W, b, G, Gb, derivative, center, sample=None, columns=None):
     """``(dW, db, slope)``: the Newton step and the derivative of the
     objective along it (negative), or None if it is not a descent step, or
     ``STATIONARY`` if, with an L1 part, the model's minimiser is the point
@@ -696,7 +706,9 @@ def newton_direction(problem, W, b, G, Gb, derivative, center, sample=None):
     global phase and then every ``SAMPLED_REFRESH`` steps.
     """
     if _coordinate_applies(problem):
-        found = _coordinate_step(problem, W, G, Gb, derivative)
+        if columns is None:
+            columns = column_store(problem)
+        found = _coordinate_step(problem, W, G, Gb, derivative, columns)
         if found is STATIONARY or found is None:
             return found
         dW, db, slope = found

@@ -526,7 +526,13 @@ def test_coordinate_model_descent_finds_the_l1_models_minimiser(fit_intercept):
     sums = np.asarray(X.T @ c).ravel()
     inv_total = 1.0 / c.sum() if fit_intercept else 0.0
     step, residual = np.empty(m), np.empty(n)
-    sweeps, largest = l1_model_descent(X.data, X.indices, X.indptr, c, sums, inv_total,
+    # the working set: every other column of a matrix twice as wide
+    wide = sp.hstack([X, X * 0.5], format="csc")[:, np.r_[0:2 * m].reshape(2, m).T.ravel()]
+    wide = sp.csc_matrix(wide)
+    wide.sort_indices()
+    columns = np.arange(0, 2 * m, 2, dtype=np.intp)
+    sweeps, largest = l1_model_descent(wide.data, wide.indices, wide.indptr, columns, c,
+                                       sums, inv_total,
                                        g - g_b * inv_total * sums, w, l1, l2, step,
                                        residual, 1e-12, 100_000, 1e-15)
     assert largest <= 1e-15 and sweeps < 100_000

@@ -43,15 +43,8 @@
 
 from libc.math cimport fabs
 
+from skgd._fast._penalty cimport prox_coef
 from skgd._fast._rows cimport floating, index_t
-
-
-cdef inline double soft(double x, double t) noexcept nogil:
-    if x > t:
-        return x - t
-    if x < -t:
-        return x + t
-    return 0.0
 
 
 cdef inline double violation(double z, double d, double l1) noexcept nogil:
@@ -64,7 +57,8 @@ cdef inline double violation(double z, double d, double l1) noexcept nogil:
 
 
 def l1_model_descent(const floating[::1] data, const index_t[::1] indices,
-                     const index_t[::1] indptr, const double[::1] curvature,
+                     const index_t[::1] indptr, const Py_ssize_t[::1] columns,
+                     const double[::1] curvature,
                      const double[::1] column_sums, double inv_total,
                      const double[::1] grad, const double[::1] w, double l1,
                      double l2, double[::1] step, double[::1] residual, double floor,
@@ -74,7 +68,9 @@ def l1_model_descent(const floating[::1] data, const index_t[::1] indices,
     Parameters
     ----------
     data, indices, indptr : arrays
-        The working set's columns of X, CSC (n rows).
+        X, CSC (n rows).
+    columns : ndarray of shape (n_columns,)
+        The working set: the columns of X the model's coordinates are.
     curvature : ndarray of shape (n,)
         ``c_i``: each row's curvature times its weight (weights summing to 1).
     column_sums : ndarray of shape (n_columns,)
@@ -110,7 +106,7 @@ def l1_model_descent(const floating[::1] data, const index_t[::1] indices,
         The last sweep's largest violation.
     """
     cdef Py_ssize_t m = grad.shape[0], n = curvature.shape[0]
-    cdef Py_ssize_t j, p, i, sweep = 0
+    cdef Py_ssize_t j, p, i, col, sweep = 0
     cdef double h, d, z, new, change, largest = 0.0, top = 0.0, total_r
     cdef double[::1] diagonal = step.copy()
     with nogil:
@@ -119,7 +115,8 @@ def l1_model_descent(const floating[::1] data, const index_t[::1] indices,
         for j in range(m):
             step[j] = 0.0
             h = l2 - column_sums[j] * column_sums[j] * inv_total
-            for p in range(indptr[j], indptr[j + 1]):
+            col = columns[j]
+            for p in range(indptr[col], indptr[col + 1]):
                 h += curvature[indices[p]] * data[p] * data[p]
             diagonal[j] = h
             if h > top:
@@ -137,8 +134,9 @@ def l1_model_descent(const floating[::1] data, const index_t[::1] indices,
                     total_r += curvature[i] * residual[i]
             for j in range(m):
                 h = diagonal[j]
+                col = columns[j]
                 d = grad[j] + l2 * step[j] - column_sums[j] * total_r * inv_total
-                for p in range(indptr[j], indptr[j + 1]):
+                for p in range(indptr[col], indptr[col + 1]):
                     i = indices[p]
                     d += curvature[i] * data[p] * residual[i]
                 z = w[j] + step[j]
@@ -147,12 +145,12 @@ def l1_model_descent(const floating[::1] data, const index_t[::1] indices,
                     largest = change
                 if change == 0.0:
                     continue
-                new = soft(z - d / h, l1 / h)
+                new = prox_coef(z - d / h, l1 / h, 1.0)  # soft-threshold
                 change = new - z
                 if change != 0.0:
                     step[j] += change
                     total_r += change * column_sums[j]
-                    for p in range(indptr[j], indptr[j + 1]):
+                    for p in range(indptr[col], indptr[col + 1]):
                         residual[indices[p]] += change * data[p]
             if largest <= tol:
                 break
