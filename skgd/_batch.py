@@ -218,9 +218,14 @@ def _solve_batch_accelerated(problem, state, options):
                     and oracle.per_sample is not None and newton.applies(problem)
                     else None)
     if newton_after is not None and state.newton:
-        _newton_finish(problem, state, options, oracle, certificate, rule, loop,
-                       -math.inf, math.inf)
-        return loop.result
+        if _newton_finish(problem, state, options, oracle, certificate, rule, loop,
+                          -math.inf, math.inf) or loop.result.n_iter >= options.max_iter:
+            return loop.result
+        # the coordinate-descent steps stalled: the accelerated iterations go on
+        newton_after, state.newton = None, False
+        done = loop.result.n_iter
+        x_w, x_b = precond.to_standardised(state.W, state.b)
+        y_w, y_b, theta = x_w.copy(), x_b.copy(), 1.0
     for it in range(budget + 1):
         W_y, b_y = precond.to_original(y_w, y_b)
         if gram:
@@ -283,14 +288,26 @@ def _solve_batch_accelerated(problem, state, options):
             # a slow fit of a small problem: Newton's method from here (the
             # iterations of earlier partial_fit calls count)
             slow = newton_after is not None and state.t + it >= newton_after
-            if loop.end_epoch(best[2], 1.0 / curvature.value, measure) or it == budget:
+            if loop.end_epoch(best[2], 1.0 / curvature.value, measure) \
+                    or loop.result.n_iter >= options.max_iter:
                 state.newton = slow and not loop.result.converged  # the next call's
                 break
             if slow:
                 state.t += loop.result.n_iter - done
-                _newton_finish(problem, state, options, oracle, certificate, rule, loop,
-                               lower, best[2])
-                return loop.result
+                if _newton_finish(problem, state, options, oracle, certificate, rule, loop,
+                                  lower, best[2]):
+                    return loop.result
+                # the coordinate-descent steps stalled (skgd._newton.CD_STALLS):
+                # the accelerated iterations continue from the model reached,
+                # with fresh momentum, for the rest of the budget
+                newton_after, state.newton = None, False
+                done = loop.result.n_iter
+                if done >= options.max_iter:
+                    break
+                x_w, x_b = precond.to_standardised(state.W, state.b)
+                y_w, y_b, theta, best = x_w.copy(), x_b.copy(), 1.0, None
+                curvature.previous = None
+                continue
         step = 1.0 / curvature.value
         new_w = penalty.prox(y_w - step * g_w, step)
         new_b = y_b - step * g_b if problem.fit_intercept and not gram else y_b
@@ -323,8 +340,10 @@ def _newton_finish(problem, state, options, oracle, certificate, rule, loop, low
     search had to shorten or an objective decrease that shrank by less than
     ``SAMPLED_RATE`` (a linear rate no faster than the accelerated
     iterations'); also after ``SAMPLED_MAX_ITERATIONS`` steps without a
-    certified stop, or a step that is not a descent.  Otherwise True: the
-    fit has ended.
+    certified stop, or a step that is not a descent.  False too when the
+    coordinate-descent steps of a wide sparse L1 fit stall
+    (:class:`~skgd._newton.ColumnStore`): the accelerated iterations then
+    continue.  Otherwise True: the fit has ended.
     """
     done = loop.result.n_iter
     W, b = state.W.copy(), state.b.copy()
@@ -338,7 +357,7 @@ def _newton_finish(problem, state, options, oracle, certificate, rule, loop, low
     best_objective = min(best_objective, objective)
     center = _centre(problem, certificate)
     columns = newton.column_store(problem)
-    finished, decrease = True, None
+    finished, decrease = True, None  # False: the accelerated iterations take over
     while loop.result.n_iter < options.max_iter:
         found = newton.newton_direction(problem, W, b, G, Gb, derivative, center, sample,
                                         columns)
@@ -380,6 +399,9 @@ def _newton_finish(problem, state, options, oracle, certificate, rule, loop, low
         best_objective = objective
         state.W, state.b = W.copy(), b.copy()
         if loop.end_epoch(best_objective, t, rule.relative_gap(best_objective, lower)):
+            break
+        if columns is not None and columns.stalled():
+            finished = False
             break
         if sample is not None:
             steps = loop.result.n_iter - done

@@ -143,6 +143,13 @@ CG_FORCING = 0.1
 COORDINATE_NEWTON_AFTER = 0
 CD_MAX_SWEEPS = 100
 CD_FORCING = 0.1
+# After CD_STALLS steps in a row whose sweeps ran out, the model is too
+# ill-conditioned for coordinate descent (correlated columns, a weak
+# penalty): the accelerated iterations continue from the model reached.
+# Measured: 5,000 x 500 rows of make_classification (x0.1...x10, 55 %
+# non-zero, CSR), alpha 1e-3: every step after the fourth took its 100
+# sweeps, 4.6 s to the certificate against 1.9 s for FISTA alone.
+CD_STALLS = 2
 CD_CURVATURE_FLOOR = 1e-6
 # What newton_direction returns where the proximal Newton model's exact
 # minimiser (the active-set method stops only when no round lowers the model
@@ -635,18 +642,28 @@ def _conjugate_gradient_step(problem, grad, derivative, center):
     return x, float(grad @ x)
 
 
+class ColumnStore:
+    """The per-fit state of the coordinate-descent steps: X in CSC (one copy
+    of its stored values, as liblinear copies its data) and the count of
+    consecutive steps whose sweeps ran out before reaching their tolerance
+    (``stalls``; see ``CD_STALLS``)."""
+
+    def __init__(self, X):
+        self.columns = X.tocsc()
+        self.columns.sort_indices()
+        self.stalls = 0
+
+    def stalled(self):
+        """Whether the model proved too ill-conditioned for the sweeps."""
+        return self.stalls >= CD_STALLS
+
+
 def column_store(problem):
-    """X in CSC (its columns for the coordinate-descent steps: one copy of
-    the stored values per fit, as liblinear makes), or None where those
-    steps do not apply."""
-    if not _coordinate_applies(problem):
-        return None
-    columns = problem.X.tocsc()
-    columns.sort_indices()
-    return columns
+    """A :class:`ColumnStore` where the coordinate-descent steps apply, else None."""
+    return ColumnStore(problem.X) if _coordinate_applies(problem) else None
 
 
-def _coordinate_step(problem, W, G, Gb, derivative, columns):
+def _coordinate_step(problem, W, G, Gb, derivative, store):
     """``(dW, db, slope)`` minimising the proximal Newton model of a wide
     sparse L1 fit by coordinate descent on a working set (see
     ``_coordinate_model.pyx``), output by output; ``STATIONARY`` where no
@@ -665,7 +682,8 @@ def _coordinate_step(problem, W, G, Gb, derivative, columns):
     working = working.astype(np.intp)
     weights, curvature = _row_curvatures(problem, derivative)
     residual = np.empty(problem.n_samples)
-    slope = 0.0
+    columns = store.columns
+    slope, stalled = 0.0, False
     for k in range(K):
         c = np.ascontiguousarray(weights * curvature[:, k])
         w, g = W[k, working], grad[k, working]
@@ -677,16 +695,19 @@ def _coordinate_step(problem, W, G, Gb, derivative, columns):
         start[w != 0] = np.abs(g_centred + l1 * np.sign(w))[w != 0]
         step = np.zeros_like(w)
         if np.max(start, initial=0.0) > 0:
-            l1_model_descent(columns.data, columns.indices, columns.indptr, working, c, sums,
-                             inv_total, g_centred, np.ascontiguousarray(w), l1, l2, step,
-                             residual, CD_CURVATURE_FLOOR, CD_MAX_SWEEPS,
-                             CD_FORCING * float(np.max(start)))
+            tol = CD_FORCING * float(np.max(start))
+            _, largest = l1_model_descent(
+                columns.data, columns.indices, columns.indptr, working, c, sums, inv_total,
+                g_centred, np.ascontiguousarray(w), l1, l2, step, residual,
+                CD_CURVATURE_FLOOR, CD_MAX_SWEEPS, tol)
+            stalled = stalled or largest > tol
         # the intercept's step: v' = -g_b / C in the centred coordinates
         step_b = -(float(Gb[k]) + float(sums @ step)) * inv_total
         dW[k, working], db[k] = step, step_b
         # the model's decrease: the smooth part to first order, the L1 term exactly
         slope += float(g @ step) + float(Gb[k]) * step_b + l1 * float(
             np.sum(np.abs(w + step) - np.abs(w)))
+    store.stalls = store.stalls + 1 if stalled else 0
     if not (np.any(dW) or np.any(db)):
         return STATIONARY
     return dW, db, min(slope, -np.finfo(float).tiny)

@@ -586,3 +586,23 @@ def test_wide_sparse_l1_logistic_fit_is_liblinears_optimum():
               for e in (clf, ref)]
     assert (values[0] - values[1]) / values[1] <= 1e-9
     np.testing.assert_array_equal(clf.coef_ != 0, np.abs(ref.coef_) > 1e-8)
+
+
+def test_stalled_coordinate_steps_hand_the_fit_back_to_fista(monkeypatch):
+    # Sweeps that run out before their tolerance in CD_STALLS steps in a row
+    # (here: one sweep a step) mean an ill-conditioned model: the
+    # accelerated iterations continue from the model reached, with the
+    # rest of the budget, and certify the optimum.
+    X, y = _text_rows(2000, 3000)
+    monkeypatch.setattr(newton, "CD_MAX_SWEEPS", 1)
+    calls = []
+    original = newton._coordinate_step
+    monkeypatch.setattr(newton, "_coordinate_step",
+                        lambda *a: calls.append(1) or original(*a))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf = GDClassifier(penalty="l1", alpha=1e-4, random_state=0).fit(X, y)
+    assert len(calls) == newton.CD_STALLS
+    assert clf.n_iter_ > 1 + newton.CD_STALLS  # FISTA iterations after them
+    Y = np.where(y == 1, 1.0, -1.0)[:, None]
+    assert _kkt_violation(X, Y, clf, "log_loss", 1e-4, 0.0) <= 1e-9
