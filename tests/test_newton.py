@@ -546,12 +546,16 @@ def test_coordinate_model_descent_finds_the_l1_models_minimiser(fit_intercept):
 
 @pytest.mark.parametrize("loss", ["log_loss", "squared_hinge", "modified_huber"])
 @pytest.mark.parametrize("fit_intercept", [True, False])
-def test_wide_sparse_l1_fits_are_certified_optima(loss, fit_intercept, monkeypatch):
+@pytest.mark.parametrize("polish", [True, False])
+def test_wide_sparse_l1_fits_are_certified_optima(loss, fit_intercept, polish, monkeypatch):
     # 3,000 features (too wide for the L1 model's dense Hessian): FISTA alone
     # ran hundreds of iterations to max_iter on such rows (tf-idf 20,000 x
     # 20,000, alpha 1e-5: 1,000 iterations, uncertified); the proximal
-    # Newton steps solved by coordinate descent certify in tens.
+    # Newton steps solved by coordinate descent certify in tens, with the
+    # working set's exact polish and (as on wider working sets) without.
     X, y = _text_rows(2000, 3000)
+    if not polish:
+        monkeypatch.setattr(newton, "POLISH_MAX_PARAMETERS", 0)
     calls = []
     original = newton._coordinate_step
     monkeypatch.setattr(newton, "_coordinate_step",
@@ -595,6 +599,7 @@ def test_stalled_coordinate_steps_hand_the_fit_back_to_fista(monkeypatch):
     # rest of the budget, and certify the optimum.
     X, y = _text_rows(2000, 3000)
     monkeypatch.setattr(newton, "CD_MAX_SWEEPS", 1)
+    monkeypatch.setattr(newton, "POLISH_MAX_PARAMETERS", 0)  # sweeps alone
     calls = []
     original = newton._coordinate_step
     monkeypatch.setattr(newton, "_coordinate_step",
@@ -606,3 +611,39 @@ def test_stalled_coordinate_steps_hand_the_fit_back_to_fista(monkeypatch):
     assert clf.n_iter_ > 1 + newton.CD_STALLS  # FISTA iterations after them
     Y = np.where(y == 1, 1.0, -1.0)[:, None]
     assert _kkt_violation(X, Y, clf, "log_loss", 1e-4, 0.0) <= 1e-9
+
+
+def test_correlated_sparse_columns_are_polished_by_the_exact_model():
+    # Correlated columns (make_classification's redundant features, on
+    # unequal scales, half of the values stored): coordinate descent crawls
+    # along them (100 sweeps a step, then FISTA: 326-583 iterations at
+    # 5,000 x 500); ten sweeps find the support and the feature-sign search
+    # on the working set's Hessian finishes each model exactly.
+    X, y = make_classification(1500, 300, n_informative=30, random_state=0)
+    X = X * np.logspace(-1, 1, 300)
+    X[np.abs(X) < 0.5] = 0.0
+    X = sp.csr_matrix(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf = GDClassifier(penalty="l1", alpha=1e-3, random_state=0).fit(X, y)
+    assert clf.n_iter_ <= 20
+    Y = np.where(y == 1, 1.0, -1.0)[:, None]
+    assert _kkt_violation(X, Y, clf, "log_loss", 1e-3, 0.0) <= 1e-9
+    assert 0 < np.count_nonzero(clf.coef_) < 300
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_working_set_hessian_is_the_centred_gram_matrix(fit_intercept):
+    # sum_i c_i (x_i - mu)(x_i - mu)^T + l2 I on the working set's columns,
+    # mu = sum_i c_i x_i / C (zero without an intercept), formed densely here
+    rng = np.random.RandomState(0)
+    n, d = 3000, 50  # (more rows than one chunk)
+    X = sp.random(n, d, density=0.3, random_state=rng, format="csr")
+    c = rng.uniform(0.0, 0.25, n) / n
+    working = np.array([3, 7, 8, 20, 41], dtype=np.intp)
+    sums = np.asarray(X.T @ c).ravel()[working]
+    inv_total = 1.0 / c.sum() if fit_intercept else 0.0
+    Z = X.toarray()[:, working] - sums * inv_total
+    expected = Z.T @ (c[:, None] * Z) + 0.5 * np.eye(working.size)
+    H = newton._working_set_hessian(X, working, c, sums, inv_total, 0.5)
+    np.testing.assert_allclose(H, expected, rtol=1e-12, atol=1e-15)
