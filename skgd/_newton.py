@@ -151,12 +151,15 @@ CD_FORCING = 0.1
 # sweeps, 4.6 s to the certificate against 1.9 s for FISTA alone.
 CD_STALLS = 2
 # Where the working set is small (at most POLISH_MAX_PARAMETERS coefficients
-# per output, its Gram products within MAX_HESSIAN_FLOPS), CD_POLISH_SWEEPS
+# per output), CD_POLISH_SWEEPS
 # sweeps find the support and the feature-sign search on the working set's
 # dense Hessian finishes the model exactly from there (correlated columns,
 # which coordinate descent crawls along, cost it nothing).
 POLISH_MAX_PARAMETERS = 1024
 CD_POLISH_SWEEPS = 10
+# A sparse Gram product costs about this many times a dense one per
+# multiply-add (scipy's, against BLAS).
+SPARSE_GRAM_PENALTY = 10
 CD_CURVATURE_FLOOR = 1e-6
 # What newton_direction returns where the proximal Newton model's exact
 # minimiser (the active-set method stops only when no round lowers the model
@@ -675,12 +678,25 @@ def column_store(problem):
 def _working_set_hessian(X, working, c, sums, inv_total, l2):
     """The centred Hessian of the coordinate model on the columns
     ``working``: ``sum_i c_i (x_i - mu)(x_i - mu)^T + l2 I`` (``mu = sums /
-    C``; uncentred without an intercept), by chunks of dense rows."""
-    H = np.zeros((working.size, working.size))
-    for start in range(0, X.shape[0], CHUNK_ROWS):
-        rows = X[start:start + CHUNK_ROWS][:, working]
-        rows = rows.toarray() if sp.issparse(rows) else np.asarray(rows, dtype=np.float64)
-        H += rows.T @ (c[start:start + CHUNK_ROWS, None] * rows)
+    C``; uncentred without an intercept).  A sparse product where the
+    columns are sparse enough (``sum_i nnz_i^2`` multiply-adds, at
+    ``SPARSE_GRAM_PENALTY`` times the cost of dense ones), by chunks of
+    dense rows otherwise; None where both cost more than
+    ``MAX_HESSIAN_FLOPS``."""
+    size = working.size
+    columns = X[:, working]
+    counts = np.diff(columns.indptr).astype(np.float64)
+    sparse_cost = SPARSE_GRAM_PENALTY * float(counts @ counts)
+    dense_cost = float(X.shape[0]) * size * size
+    if min(sparse_cost, dense_cost) > MAX_HESSIAN_FLOPS:
+        return None
+    if sparse_cost < dense_cost:
+        H = np.asarray((columns.T @ (sp.diags(c) @ columns)).todense())
+    else:
+        H = np.zeros((size, size))
+        for start in range(0, X.shape[0], CHUNK_ROWS):
+            rows = columns[start:start + CHUNK_ROWS].toarray()
+            H += rows.T @ (c[start:start + CHUNK_ROWS, None] * rows)
     H -= inv_total * np.outer(sums, sums)
     H[np.diag_indices_from(H)] += l2
     return H
@@ -706,8 +722,7 @@ def _coordinate_step(problem, W, G, Gb, derivative, store):
     weights, curvature = _row_curvatures(problem, derivative)
     residual = np.empty(problem.n_samples)
     columns = store.columns
-    polish = (working.size <= POLISH_MAX_PARAMETERS
-              and problem.n_samples * working.size ** 2 * K <= MAX_HESSIAN_FLOPS)
+    polish = working.size <= POLISH_MAX_PARAMETERS
     slope, stalled = 0.0, False
     for k in range(K):
         c = np.ascontiguousarray(weights * curvature[:, k])
@@ -725,8 +740,10 @@ def _coordinate_step(problem, W, G, Gb, derivative, store):
                 columns.data, columns.indices, columns.indptr, working, c, sums, inv_total,
                 g_centred, np.ascontiguousarray(w), l1, l2, step, residual,
                 CD_CURVATURE_FLOOR, CD_POLISH_SWEEPS if polish else CD_MAX_SWEEPS, tol)
+            H = None
             if largest > tol and polish:
                 H = _working_set_hessian(problem.X, working, c, sums, inv_total, l2)
+            if H is not None:
                 step = _l1_model_step(H, g_centred, w, np.full(w.size, l1), start=w + step)
             else:
                 stalled = stalled or largest > tol
