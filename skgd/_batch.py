@@ -297,7 +297,7 @@ def _solve_batch_accelerated(problem, state, options):
                 if _newton_finish(problem, state, options, oracle, certificate, rule, loop,
                                   lower, best[2]):
                     return loop.result
-                # the coordinate-descent steps stalled (skgd._newton.CD_STALLS):
+                # the coordinate-descent steps stalled (skgd._newton.CD_PASS_SHARE):
                 # the accelerated iterations continue from the model reached,
                 # with fresh momentum, for the rest of the budget
                 newton_after, state.newton = None, False
@@ -356,7 +356,7 @@ def _newton_finish(problem, state, options, oracle, certificate, rule, loop, low
     state.newton = sample is None
     best_objective = min(best_objective, objective)
     center = _centre(problem, certificate)
-    columns = newton.column_store(problem)
+    columns = newton.column_store(problem, options.max_iter)
     finished, decrease = True, None  # False: the accelerated iterations take over
     while loop.result.n_iter < options.max_iter:
         found = newton.newton_direction(problem, W, b, G, Gb, derivative, center, sample,
