@@ -367,7 +367,9 @@ def _newton_finish(problem, state, options, oracle, certificate, rule, loop, low
             loop.result.converged = True
             break
         if found is None:
-            finished = sample is None
+            # (the coordinate-descent steps may give up: then the
+            # accelerated iterations continue)
+            finished = sample is None and not (columns is not None and columns.stalled())
             break
         dW, db, slope = found
         # Near the optimum the decrease the step promises is below the

@@ -500,8 +500,18 @@ def _text_rows(n, d, seed=0, words=30, dtype=np.float64):
     return X, y
 
 
+def _count_coordinate_steps(monkeypatch):
+    """A list that grows by one at each coordinate-descent Newton step."""
+    calls = []
+    original = newton._coordinate_step
+    monkeypatch.setattr(newton, "_coordinate_step",
+                        lambda *a: calls.append(1) or original(*a))
+    return calls
+
+
 @pytest.mark.parametrize("fit_intercept", [True, False])
-def test_coordinate_model_descent_finds_the_l1_models_minimiser(fit_intercept):
+@pytest.mark.parametrize("dense", [False, True])
+def test_coordinate_model_descent_finds_the_l1_models_minimiser(fit_intercept, dense):
     # The kernel's step, against the exact minimiser of the same model by the
     # feature-sign search on the dense Hessian (another algorithm): the
     # model g.u + g_b v + sum_i c_i (x_i.u + v)^2 / 2 + l2 |u|^2 / 2
@@ -531,8 +541,12 @@ def test_coordinate_model_descent_finds_the_l1_models_minimiser(fit_intercept):
     wide = sp.csc_matrix(wide)
     wide.sort_indices()
     columns = np.arange(0, 2 * m, 2, dtype=np.intp)
-    sweeps, largest = l1_model_descent(wide.data, wide.indices, wide.indptr, columns, c,
-                                       sums, inv_total,
+    if dense:  # column-major values, column j from j * n
+        stored = (wide.toarray().ravel(order="F"), np.empty(0, dtype=np.intp),
+                  np.arange(2 * m + 1, dtype=np.intp) * n, True)
+    else:
+        stored = (wide.data, wide.indices, wide.indptr, False)
+    sweeps, largest = l1_model_descent(*stored, columns, c, sums, inv_total,
                                        g - g_b * inv_total * sums, w, l1, l2, step,
                                        residual, 1e-12, 100_000, 1e-15)
     assert largest <= 1e-15 and sweeps < 100_000
@@ -556,10 +570,7 @@ def test_wide_sparse_l1_fits_are_certified_optima(loss, fit_intercept, polish, m
     X, y = _text_rows(2000, 3000)
     if not polish:
         monkeypatch.setattr(newton, "POLISH_MAX_PARAMETERS", 0)
-    calls = []
-    original = newton._coordinate_step
-    monkeypatch.setattr(newton, "_coordinate_step",
-                        lambda *a: calls.append(1) or original(*a))
+    calls = _count_coordinate_steps(monkeypatch)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a ConvergenceWarning fails the test
         clf = GDClassifier(loss=loss, penalty="l1", alpha=1e-4, fit_intercept=fit_intercept,
@@ -600,10 +611,7 @@ def test_stalled_coordinate_steps_hand_the_fit_back_to_fista(monkeypatch):
     X, y = _text_rows(2000, 3000)
     monkeypatch.setattr(newton, "CD_PASS_SHARE", 1e-6)
     monkeypatch.setattr(newton, "POLISH_MAX_PARAMETERS", 0)  # sweeps alone
-    calls = []
-    original = newton._coordinate_step
-    monkeypatch.setattr(newton, "_coordinate_step",
-                        lambda *a: calls.append(1) or original(*a))
+    calls = _count_coordinate_steps(monkeypatch)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         clf = GDClassifier(penalty="l1", alpha=1e-4, random_state=0).fit(X, y)
@@ -613,16 +621,18 @@ def test_stalled_coordinate_steps_hand_the_fit_back_to_fista(monkeypatch):
     assert _kkt_violation(X, Y, clf, "log_loss", 1e-4, 0.0) <= 1e-9
 
 
-def test_correlated_sparse_columns_are_polished_by_the_exact_model():
+@pytest.mark.parametrize("layout", ["csr", "dense"])
+def test_correlated_columns_are_polished_by_the_exact_model(layout):
     # Correlated columns (make_classification's redundant features, on
-    # unequal scales, half of the values stored): coordinate descent crawls
-    # along them (100 sweeps a step, then FISTA: 326-583 iterations at
-    # 5,000 x 500); ten sweeps find the support and the feature-sign search
-    # on the working set's Hessian finishes each model exactly.
+    # unequal scales; as CSR, half of the values stored): coordinate descent
+    # crawls along them (100 sweeps a step, then FISTA: 326-583 iterations
+    # at 5,000 x 500); ten sweeps find the support and the feature-sign
+    # search on the working set's Hessian finishes each model exactly.
+    # Dense rows had FISTA alone (499-1,000 iterations at 5,000 x 500).
     X, y = make_classification(1500, 300, n_informative=30, random_state=0)
     X = X * np.logspace(-1, 1, 300)
     X[np.abs(X) < 0.5] = 0.0
-    X = sp.csr_matrix(X)
+    X = sp.csr_matrix(X) if layout == "csr" else X
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         clf = GDClassifier(penalty="l1", alpha=1e-3, random_state=0).fit(X, y)
@@ -647,3 +657,18 @@ def test_working_set_hessian_is_the_centred_gram_matrix(fit_intercept):
     expected = Z.T @ (c[:, None] * Z) + 0.5 * np.eye(working.size)
     H = newton._working_set_hessian(X, working, c, sums, inv_total, 0.5)
     np.testing.assert_allclose(H, expected, rtol=1e-12, atol=1e-15)
+
+
+def test_dense_working_sets_too_large_for_the_exact_finish_stay_with_fista(monkeypatch):
+    # Dense columns are gathered for each step only while the working set is
+    # small enough for the exact finish; beyond it the first step gives up
+    # and the accelerated iterations certify the optimum.
+    X, y = make_classification(1500, 300, n_informative=30, random_state=0)
+    monkeypatch.setattr(newton, "POLISH_MAX_PARAMETERS", 10)
+    calls = _count_coordinate_steps(monkeypatch)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf = GDClassifier(penalty="l1", alpha=1e-3, random_state=0).fit(X, y)
+    assert len(calls) == 1
+    Y = np.where(y == 1, 1.0, -1.0)[:, None]
+    assert _kkt_violation(X, Y, clf, "log_loss", 1e-3, 0.0) <= 1e-9

@@ -1,5 +1,5 @@
 # Coordinate descent on the proximal Newton model of an L1-penalised fit,
-# over the columns of a working set (CSC), for one output.
+# over the columns of a working set (CSC, or dense columns), for one output.
 #
 # Design
 # ------
@@ -56,8 +56,53 @@ cdef inline double violation(double z, double d, double l1) noexcept nogil:
     return fabs(d) - l1 if fabs(d) > l1 else 0.0
 
 
+# A stored column: ``count`` values and their rows (CSC), or, with ``rows``
+# NULL, the n values of a dense column in row order.
+
+cdef inline double column_dot(const floating* values, const index_t* rows,
+                              Py_ssize_t count, const double* c,
+                              const double* r) noexcept nogil:
+    """``sum_i c_i x_ij r_i`` over a stored column."""
+    cdef Py_ssize_t p
+    cdef double total = 0.0
+    if rows == NULL:
+        for p in range(count):
+            total += c[p] * values[p] * r[p]
+    else:
+        for p in range(count):
+            total += c[rows[p]] * values[p] * r[rows[p]]
+    return total
+
+
+cdef inline double column_squares(const floating* values, const index_t* rows,
+                                  Py_ssize_t count, const double* c) noexcept nogil:
+    """``sum_i c_i x_ij^2`` over a stored column."""
+    cdef Py_ssize_t p
+    cdef double total = 0.0
+    if rows == NULL:
+        for p in range(count):
+            total += c[p] * values[p] * values[p]
+    else:
+        for p in range(count):
+            total += c[rows[p]] * values[p] * values[p]
+    return total
+
+
+cdef inline void column_axpy(double a, const floating* values, const index_t* rows,
+                             Py_ssize_t count, double* r) noexcept nogil:
+    """``r += a x_j`` over a stored column."""
+    cdef Py_ssize_t p
+    if rows == NULL:
+        for p in range(count):
+            r[p] += a * values[p]
+    else:
+        for p in range(count):
+            r[rows[p]] += a * values[p]
+
+
 def l1_model_descent(const floating[::1] data, const index_t[::1] indices,
-                     const index_t[::1] indptr, const Py_ssize_t[::1] columns,
+                     const index_t[::1] indptr, bint dense,
+                     const Py_ssize_t[::1] columns,
                      const double[::1] curvature,
                      const double[::1] column_sums, double inv_total,
                      const double[::1] grad, const double[::1] w, double l1,
@@ -68,7 +113,11 @@ def l1_model_descent(const floating[::1] data, const index_t[::1] indices,
     Parameters
     ----------
     data, indices, indptr : arrays
-        X, CSC (n rows).
+        X, CSC (n rows); or, with ``dense``, X in column-major order
+        (``data``), column j at ``data[indptr[j]:indptr[j] + n]``, with
+        ``indices`` unused (every row is stored).
+    dense : bool
+        Whether X is dense (column-major) rather than CSC.
     columns : ndarray of shape (n_columns,)
         The working set: the columns of X the model's coordinates are.
     curvature : ndarray of shape (n,)
@@ -106,18 +155,26 @@ def l1_model_descent(const floating[::1] data, const index_t[::1] indices,
         The last sweep's largest violation.
     """
     cdef Py_ssize_t m = grad.shape[0], n = curvature.shape[0]
-    cdef Py_ssize_t j, p, i, col, sweep = 0
+    cdef Py_ssize_t j, i, col, start, count, sweep = 0
     cdef double h, d, z, new, change, largest = 0.0, top = 0.0, total_r
     cdef double[::1] diagonal = step.copy()
+    cdef const floating* values = &data[0] if data.shape[0] > 0 else NULL
+    cdef const index_t* rows = &indices[0] if indices.shape[0] > 0 else NULL
+    cdef const index_t* col_rows = NULL  # the column's rows; NULL: dense
+    cdef const double* c = &curvature[0] if n > 0 else NULL
+    cdef double* r = &residual[0] if n > 0 else NULL
     with nogil:
         for i in range(n):
-            residual[i] = 0.0
+            r[i] = 0.0
         for j in range(m):
             step[j] = 0.0
-            h = l2 - column_sums[j] * column_sums[j] * inv_total
             col = columns[j]
-            for p in range(indptr[col], indptr[col + 1]):
-                h += curvature[indices[p]] * data[p] * data[p]
+            start = indptr[col]
+            count = n if dense else indptr[col + 1] - start
+            if not dense:
+                col_rows = rows + start
+            h = l2 - column_sums[j] * column_sums[j] * inv_total + column_squares(
+                values + start, col_rows, count, c)
             diagonal[j] = h
             if h > top:
                 top = h
@@ -131,14 +188,16 @@ def l1_model_descent(const floating[::1] data, const index_t[::1] indices,
             total_r = 0.0
             if inv_total != 0.0:
                 for i in range(n):
-                    total_r += curvature[i] * residual[i]
+                    total_r += c[i] * r[i]
             for j in range(m):
                 h = diagonal[j]
                 col = columns[j]
-                d = grad[j] + l2 * step[j] - column_sums[j] * total_r * inv_total
-                for p in range(indptr[col], indptr[col + 1]):
-                    i = indices[p]
-                    d += curvature[i] * data[p] * residual[i]
+                start = indptr[col]
+                count = n if dense else indptr[col + 1] - start
+                if not dense:
+                    col_rows = rows + start
+                d = (grad[j] + l2 * step[j] - column_sums[j] * total_r * inv_total
+                     + column_dot(values + start, col_rows, count, c, r))
                 z = w[j] + step[j]
                 change = violation(z, d, l1)
                 if change > largest:
@@ -150,8 +209,7 @@ def l1_model_descent(const floating[::1] data, const index_t[::1] indices,
                 if change != 0.0:
                     step[j] += change
                     total_r += change * column_sums[j]
-                    for p in range(indptr[col], indptr[col + 1]):
-                        residual[indices[p]] += change * data[p]
+                    column_axpy(change, values + start, col_rows, count, r)
             if largest <= tol:
                 break
     return sweep, largest
