@@ -224,8 +224,7 @@ def _solve_batch_accelerated(problem, state, options):
         # the coordinate-descent steps stalled: the accelerated iterations go on
         newton_after, state.newton = None, False
         done = loop.result.n_iter
-        x_w, x_b = precond.to_standardised(state.W, state.b)
-        y_w, y_b, theta = x_w.copy(), x_b.copy(), 1.0
+        x_w, x_b, y_w, y_b, theta = _fresh_sequences(state, precond)
     for it in range(budget + 1):
         W_y, b_y = precond.to_original(y_w, y_b)
         if gram:
@@ -304,9 +303,8 @@ def _solve_batch_accelerated(problem, state, options):
                 done = loop.result.n_iter
                 if done >= options.max_iter:
                     break
-                x_w, x_b = precond.to_standardised(state.W, state.b)
-                y_w, y_b, theta, best = x_w.copy(), x_b.copy(), 1.0, None
-                curvature.previous = None
+                x_w, x_b, y_w, y_b, theta = _fresh_sequences(state, precond)
+                best, curvature.previous = None, None
                 continue
         step = 1.0 / curvature.value
         new_w = penalty.prox(y_w - step * g_w, step)
@@ -328,6 +326,14 @@ def _solve_batch_accelerated(problem, state, options):
     return loop.result
 
 
+def _fresh_sequences(state, precond):
+    """``(x_w, x_b, y_w, y_b, theta)``: the accelerated sequences started
+    anew, without momentum, at the model ``state`` holds (after Newton steps
+    that handed the fit back)."""
+    x_w, x_b = precond.to_standardised(state.W, state.b)
+    return x_w, x_b, x_w.copy(), x_b.copy(), 1.0
+
+
 def _newton_finish(problem, state, options, oracle, certificate, rule, loop, lower,
                    best_objective, sample=None):
     """Newton steps from the best point until the certificate stops the fit
@@ -341,7 +347,7 @@ def _newton_finish(problem, state, options, oracle, certificate, rule, loop, low
     ``SAMPLED_RATE`` (a linear rate no faster than the accelerated
     iterations'); also after ``SAMPLED_MAX_ITERATIONS`` steps without a
     certified stop, or a step that is not a descent.  False too when the
-    coordinate-descent steps of a wide sparse L1 fit stall
+    coordinate-descent steps of a wide L1 fit stall
     (:class:`~skgd._newton.ColumnStore`): the accelerated iterations then
     continue.  Otherwise True: the fit has ended.
     """

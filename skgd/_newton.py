@@ -126,8 +126,8 @@ L1_FLAT = 1e-12
 # residual of min(CG_FORCING, sqrt(|g|)) times the gradient's norm.
 CG_MAX_ITERATIONS = 100
 CG_FORCING = 0.1
-# Problems too wide for the L1 model's Hessian (sparse rows) minimise the
-# proximal Newton model by coordinate descent on the columns of a working
+# Problems too wide for the L1 model's Hessian minimise the proximal
+# Newton model by coordinate descent on the columns of a working
 # set (skgd._fast._coordinate_model): the non-zero coefficients and the zero
 # ones whose gradient exceeds the penalty.  At most CD_MAX_SWEEPS sweeps, to
 # a largest violation of the model's optimality conditions of CD_FORCING
@@ -152,17 +152,17 @@ CD_FORCING = 0.1
 # in 6.4 s but the squared hinge only after 587 steps and 63 s, where 1,000
 # FISTA iterations take 2.7 s.
 CD_PASS_SHARE = 1.0
+CD_CURVATURE_FLOOR = 1e-6
 # Where the working set is small (at most POLISH_MAX_PARAMETERS coefficients
-# per output), CD_POLISH_SWEEPS
-# sweeps find the support and the feature-sign search on the working set's
-# dense Hessian finishes the model exactly from there (correlated columns,
-# which coordinate descent crawls along, cost it nothing).
+# per output), CD_POLISH_SWEEPS sweeps find the support and the
+# feature-sign search on the working set's dense Hessian finishes the model
+# exactly from there (correlated columns, which coordinate descent crawls
+# along, cost it nothing).
 POLISH_MAX_PARAMETERS = 1024
 CD_POLISH_SWEEPS = 10
 # A sparse Gram product costs about this many times a dense one per
 # multiply-add (scipy's, against BLAS).
 SPARSE_GRAM_PENALTY = 10
-CD_CURVATURE_FLOOR = 1e-6
 # What newton_direction returns where the proximal Newton model's exact
 # minimiser (the active-set method stops only when no round lowers the model
 # beyond its rounding) is the point itself: its optimality conditions hold to
@@ -670,6 +670,7 @@ class ColumnStore:
             self.csc = X.tocsc()
             self.csc.sort_indices()
             self.stored = np.diff(self.csc.indptr)
+            self.stored_total = max(float(self.csc.nnz), 1.0)
         self.n_features = X.shape[1]
         self.passes = 0.0
         self.budget = CD_PASS_SHARE * max_iter
@@ -693,7 +694,7 @@ class ColumnStore:
         if self.csc is None:
             share = working.size / max(self.n_features, 1)
         else:
-            share = float(self.stored[working].sum()) / max(float(self.stored.sum()), 1.0)
+            share = float(self.stored[working].sum()) / self.stored_total
         self.passes += sweeps * share
 
     def give_up(self):
@@ -738,7 +739,7 @@ def _working_set_hessian(X, working, c, sums, inv_total, l2, block=None):
             for start in range(0, X.shape[0], CHUNK_ROWS):
                 rows = columns[start:start + CHUNK_ROWS].toarray()
                 H += rows.T @ (c[start:start + CHUNK_ROWS, None] * rows)
-    H = np.array(H, dtype=np.float64)
+    H = np.asarray(H, dtype=np.float64)  # (float32 columns give float32 products)
     H -= inv_total * np.outer(sums, sums)
     H[np.diag_indices_from(H)] += l2
     return H
@@ -746,7 +747,7 @@ def _working_set_hessian(X, working, c, sums, inv_total, l2, block=None):
 
 def _coordinate_step(problem, W, G, Gb, derivative, store):
     """``(dW, db, slope)`` minimising the proximal Newton model of a wide
-    sparse L1 fit by coordinate descent on a working set (see
+    L1 fit by coordinate descent on a working set (see
     ``_coordinate_model.pyx``), output by output; ``STATIONARY`` where no
     coordinate moves; None if no descent step was found.
 
@@ -758,10 +759,11 @@ def _coordinate_step(problem, W, G, Gb, derivative, store):
     K = problem.n_outputs
     l1, l2 = float(problem.l1), float(problem.l2)
     grad = G + l2 * W
-    working = np.flatnonzero(np.any(W != 0, axis=0) | np.any(np.abs(grad) > l1, axis=0))
+    working = np.flatnonzero(
+        np.any(W != 0, axis=0) | np.any(np.abs(grad) > l1, axis=0)).astype(np.intp)
     dW, db = np.zeros_like(W), np.zeros(K)
-    working = working.astype(np.intp)
     weights, curvature = _row_curvatures(problem, derivative)
+    C = weights[:, None] * curvature  # (n, K): the rows' weighted curvatures
     residual = np.empty(problem.n_samples)
     # (not a margin loss on sparse columns: the rows beyond the margin leave
     # its model singular there, and the active-set solves fall back to
@@ -776,11 +778,12 @@ def _coordinate_step(problem, W, G, Gb, derivative, store):
         store.give_up()
         return None
     stored, indices, block = store.gather(problem.X, working)
+    all_sums = np.asarray(problem.X.T @ C)[working]  # s_kj, every output in one pass
     slope = 0.0
     for k in range(K):
-        c = np.ascontiguousarray(weights * curvature[:, k])
+        c = np.ascontiguousarray(C[:, k])
         w, g = W[k, working], grad[k, working]
-        sums = np.asarray(problem.X.T @ c).ravel()[working]
+        sums = np.ascontiguousarray(all_sums[:, k])
         total = float(c.sum())
         inv_total = 1.0 / total if problem.fit_intercept and total > 0 else 0.0
         g_centred = np.ascontiguousarray(g - float(Gb[k]) * inv_total * sums)
