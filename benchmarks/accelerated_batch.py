@@ -30,10 +30,9 @@ Run:  python benchmarks/accelerated_batch.py [--cond 1e4] [--n 500] [--d 20]
 """
 
 import argparse
+import contextlib
 import time
 import warnings
-
-import contextlib
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning

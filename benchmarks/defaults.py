@@ -28,7 +28,13 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 import skgd
-from skgd._solvers import Problem, SolverOptions, SolverState, solve_batch, solve_minibatch
+from skgd._solvers import (
+    Problem,
+    SolverOptions,
+    SolverState,
+    solve_batch,
+    solve_minibatch,
+)
 from skgd._step_size import Preconditioner
 
 

@@ -11,12 +11,16 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_diabetes, load_iris, make_classification, make_regression
+from sklearn.datasets import (
+    load_diabetes,
+    load_iris,
+    make_classification,
+    make_regression,
+)
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.model_selection import train_test_split
 
 import skgd
-from skgd import GDRegressor
 
 PREDICTION_RTOL = 0.05  # relative distance of test predictions to the optimum's
 R2_TOL = 0.01

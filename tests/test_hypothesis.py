@@ -40,7 +40,6 @@ from reference import (
     objective,
     reference_epoch,
 )
-from skgd._epoch_config import epoch_config as kernel_epoch_config
 from skgd._fast._gradient import gradient_csr, gradient_dense
 from skgd._fast._stochastic import epoch_dense
 from skgd._fast._stochastic_csr import epoch_csr
@@ -50,6 +49,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 import skgd
 import skgd._solvers
+from skgd._epoch_config import epoch_config as kernel_epoch_config
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, assume, given, settings  # noqa: E402

@@ -10,10 +10,11 @@ from reference import (
     objective,
     reference_epoch,
 )
-from skgd._epoch_config import epoch_config
 from skgd._fast._gradient import gradient_csr, gradient_dense, n_blocks, planned_threads
 from skgd._fast._stochastic import epoch_dense
 from skgd._fast._stochastic_csr import epoch_csr
+
+from skgd._epoch_config import epoch_config
 
 REGRESSION = ["squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive"]
 BINARY = ["log_loss", "hinge", "squared_hinge", "modified_huber", "perceptron"]

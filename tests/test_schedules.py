@@ -9,12 +9,12 @@ import math
 
 import numpy as np
 import pytest
-
-from skgd import GDRegressor
-from skgd._epoch_config import epoch_config
 from skgd._fast._stochastic import epoch_dense
 from skgd._fast._stochastic_csr import epoch_csr
 from skgd._fast._utils import schedule_step
+
+from skgd import GDRegressor
+from skgd._epoch_config import epoch_config
 from skgd._schedules import LEARNING_RATES, SCHEDULE_CODES, batch_step
 from skgd._solver_common import SolverOptions, SolverState
 

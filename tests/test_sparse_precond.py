@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from reference import objective, reference_epoch
+from skgd._fast._stochastic_csr import epoch_csr
 from sklearn.linear_model import LogisticRegression
 from test_kernels import config, etas_for, make_problem, run_kernel_epoch
 from test_sgd_defaults import weighted_mean
 
 from skgd import GDClassifier
-from skgd._fast._stochastic_csr import epoch_csr
 from skgd._sgd import FrequencyPreconditioner, frequency_preconditioner
 from skgd._step_size import batch_lipschitz, stochastic_lipschitz
 
