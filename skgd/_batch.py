@@ -6,6 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _newton as newton
+from . import _smoothed_l1 as smoothed_l1
 from ._gram import GramOracle, LeastSquaresMoments, gram_applies
 from ._losses import MARGIN_CAP
 from ._schedules import batch_step
@@ -58,6 +59,8 @@ def solve_batch(problem, state, options):
 
 
 def _solve_batch(problem, state, options):
+    if smoothed_l1.applies(problem, options):
+        return smoothed_l1.solve_smoothed_l1(problem, state, options)
     if working_set_applies(problem, options):
         try:
             moments = LeastSquaresMoments(problem)
@@ -548,6 +551,7 @@ def _solve_batch_plain(problem, state, options):
         _initialise_intercept(problem, state, options)
     mom = options.momentum
     loop = _EpochLoop(problem, state, options, optimality=problem.smooth)
+    loop.result.subgradient = not problem.smooth
     step_norm = None
     eta = math.nan
     for it in range(options.max_iter + 1):

@@ -229,6 +229,9 @@ class SolverResult:
     converged: bool
     loss_curve: list = field(default_factory=list)
     validation_scores: list = field(default_factory=list)
+    # the batch solver's subgradient steps on a non-smooth loss: a stop on
+    # the objective's decrease, which certifies nothing
+    subgradient: bool = False
 
 
 class StoppingRule:

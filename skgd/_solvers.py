@@ -16,11 +16,12 @@ at their defaults); where no gap is available, when the proximal-gradient
 norm has fallen below ``tol`` times its first value (:class:`OptimalityRule`).
 The variance-reduced ``saga`` (its gap: ``skgd._duality``) and the dual
 coordinate ascent ``dual_cd`` (hinge and epsilon-insensitive losses with an
-L2 part in the penalty, :mod:`skgd._dual_cd`) stop on the same rule: a
+L2 part in the penalty, :mod:`skgd._dual_cd`; with the L1 penalty alone the
+batch solver's smoothing homotopy, :mod:`skgd._smoothed_l1`) stop on the same rule: a
 relative duality gap of at most ``tol * 1e-6``
 (``skgd._solver_common.certified_gap_target``), which bounds the relative
 objective gap.  The plain stochastic
-solvers (and the batch solver on a non-smooth loss) stop when the objective
+solvers (and the batch solver's subgradient steps on a non-smooth loss) stop when the objective
 decreased by less than ``tol`` per epoch, relative to its value, over the
 last ``n_iter_no_change`` epochs (:class:`StoppingRule`); a batch ``fit`` of
 the hinge or epsilon-insensitive loss that stops so warns that its model is
@@ -43,6 +44,7 @@ from ._dual_cd import DUAL_LOSSES, solve_dual_cd
 from ._dual_cd import applies as dual_cd_applies
 from ._saga import solve_saga
 from ._sgd import solve_minibatch, solve_sgd
+from ._smoothed_l1 import MAX_FEATURES as SMOOTHED_L1_MAX_FEATURES
 from ._solver_common import (  # noqa: F401  (the solvers' shared types)
     OptimalityRule,
     Problem,
@@ -76,13 +78,16 @@ def warn_if_not_converged(result, solver, problem, tol, max_iter):
             f"stopping rule was met; increase max_iter or tol.",
             ConvergenceWarning,
         )
-    elif solver == "batch" and problem.loss in DUAL_LOSSES:
+    elif result.subgradient and problem.loss in DUAL_LOSSES:
         remedy = (
             "solver='auto' (dual coordinate ascent) reaches the optimum and "
             "certifies it."
             if dual_cd_applies(problem.loss, problem.l2) else
             "With an L2 part in the penalty (penalty='l2', or 'elasticnet' with "
-            "l1_ratio < 1), solver='auto' reaches the optimum and certifies it."
+            "l1_ratio < 1), solver='auto' reaches the optimum and certifies it; "
+            "with the L1 penalty alone, so does the batch solver under "
+            "learning_rate='auto' on X in memory with at most "
+            f"{SMOOTHED_L1_MAX_FEATURES} features."
         )
         warnings.warn(
             f"solver='batch' takes subgradient steps on the non-smooth "

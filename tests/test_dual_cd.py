@@ -25,6 +25,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import LinearSVC, LinearSVR
 
 import skgd._dual_cd as dual_cd_module
+import skgd._smoothed_l1 as smoothed_l1
 import skgd._smoothed_newton as smoothed_newton
 from skgd import GDClassifier, GDRegressor
 from skgd._dual_cd import gap_target
@@ -471,8 +472,14 @@ def test_batch_fit_of_hinge_warns_that_it_is_not_the_optimum():
     X, y = _classification()
     with pytest.warns(ConvergenceWarning, match="does not certify the optimum.*'auto'"):
         GDClassifier(loss="hinge", solver="batch").fit(X, y)
+    # with the L1 penalty alone: beyond the smoothing homotopy's features, or
+    # under an explicit schedule
+    wide = np.hstack([X] * (smoothed_l1.MAX_FEATURES // X.shape[1] + 1))
     with pytest.warns(ConvergenceWarning, match="With an L2 part in the penalty"):
-        GDRegressor(loss="epsilon_insensitive", penalty="l1", solver="batch").fit(X, y)
+        GDRegressor(loss="epsilon_insensitive", penalty="l1", solver="batch").fit(wide, y)
+    with pytest.warns(ConvergenceWarning, match="with the L1 penalty alone"):
+        GDRegressor(loss="epsilon_insensitive", penalty="l1", solver="batch",
+                    learning_rate="constant", eta0=1e-3).fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         # the certified default, the smooth losses, and a fixed number of epochs
@@ -480,6 +487,7 @@ def test_batch_fit_of_hinge_warns_that_it_is_not_the_optimum():
         GDClassifier(loss="log_loss", solver="batch").fit(X, y)
         GDClassifier(loss="hinge", solver="batch", tol=None, max_iter=5).fit(X, y)
         GDClassifier(loss="perceptron", solver="batch").fit(X, y)
+        GDRegressor(loss="epsilon_insensitive", penalty="l1", solver="batch").fit(X, y)
 
 
 # ---- the certificate is paid for on a schedule -------------------------------------
