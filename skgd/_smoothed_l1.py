@@ -56,6 +56,7 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from ._newton import _l1_model_step
+from ._smoothed_newton import bracketed_root
 from ._solver_common import GapRule, _EpochLoop
 
 # The Hessian is (d + 1) x (d + 1), the feature-sign search solves systems
@@ -348,25 +349,9 @@ class _Output:
         high, d_high = 1.0, derivative(1.0)
         if d_high <= 0:
             return 1.0  # (a longer step would lose the model's exact zeros)
-        side = 0
-        for _ in range(LINE_SEARCH_STEPS):
-            t = (low * d_high - high * d_low) / (d_high - d_low)
-            if not low < t < high:
-                t = 0.5 * (low + high)
-            d_t = derivative(t)
-            if d_t == 0 or high - low <= 1e-12 * high:
-                return t
-            if d_t < 0:
-                low, d_low = t, d_t
-                if side == -1:
-                    d_high *= 0.5  # Illinois: the stale end's value halved
-                side = -1
-            else:
-                high, d_high = t, d_t
-                if side == 1:
-                    d_low *= 0.5
-                side = 1
-        return low  # (the objective is lower there than at 0)
+        root, low, _ = bracketed_root(derivative, low, d_low, high, d_high,
+                                      LINE_SEARCH_STEPS)
+        return root if root is not None else low  # (lower there than at 0)
 
 
 def solve_smoothed_l1(problem, state, options):

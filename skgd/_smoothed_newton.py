@@ -76,6 +76,33 @@ def applies(problem, kappa):
     return 0 < d <= MAX_FEATURES and n >= d
 
 
+def bracketed_root(slope, lo, f_lo, hi, f_hi, steps):
+    """``(root, lo, hi)``: the zero of the non-decreasing ``slope`` in
+    ``[lo, hi]`` (``f_lo < 0 <= f_hi`` its values there) by safeguarded
+    secant steps (regula falsi, Illinois: the value of an end kept twice in
+    a row is halved), and the last bracket; ``root`` None if ``steps`` ran
+    out first."""
+    side = 0
+    for _ in range(steps):
+        t = hi - f_hi * (hi - lo) / (f_hi - f_lo)
+        if not lo < t < hi:
+            t = 0.5 * (lo + hi)
+        f = slope(t)
+        if f == 0 or hi - lo <= 1e-12 * hi:
+            return t, lo, hi
+        if f < 0:
+            lo, f_lo = t, f
+            if side == -1:
+                f_hi *= 0.5
+            side = -1
+        else:
+            hi, f_hi = t, f
+            if side == 1:
+                f_lo *= 0.5
+            side = 1
+    return None, lo, hi
+
+
 class SmoothedNewton:
     """The smoothed-Newton phase of one output (see the module docstring)."""
 
@@ -234,25 +261,8 @@ class SmoothedNewton:
             f_hi = slope(hi)
         if f_hi < 0:
             return hi
-        side = 0
-        for _ in range(LINE_SEARCH_STEPS):
-            t = hi - f_hi * (hi - lo) / (f_hi - f_lo)
-            if not lo < t < hi:
-                t = 0.5 * (lo + hi)
-            f = slope(t)
-            if f == 0 or hi - lo <= 1e-12 * hi:
-                return t
-            if f < 0:
-                lo, f_lo = t, f
-                if side == -1:
-                    f_hi *= 0.5
-                side = -1
-            else:
-                hi, f_hi = t, f
-                if side == 1:
-                    f_lo *= 0.5
-                side = 1
-        return 0.5 * (lo + hi)
+        root, lo, hi = bracketed_root(slope, lo, f_lo, hi, f_hi, LINE_SEARCH_STEPS)
+        return root if root is not None else 0.5 * (lo + hi)
 
     def _polish_zone(self):
         """The active-set step with the quadratic zone as the free set."""
