@@ -125,14 +125,6 @@ class _Output:
         residual = self.y - p
         return np.abs(residual) - self.problem.epsilon, np.sign(residual)
 
-    def smoothed(self, w, b, slack=None):
-        """``sum_i omega_i h_mu(s_i) + l1 |w|_1``."""
-        if slack is None:
-            slack, _ = self.slack_and_direction(w, b)
-        mu = self.mu
-        h = np.where(slack >= mu, slack - 0.5 * mu, np.maximum(slack, 0.0) ** 2 / (2 * mu))
-        return float(self.omega @ h) + self.problem.l1 * float(np.abs(w).sum())
-
     # ---- the certificate -----------------------------------------------------
     def primal_value(self, slack, w):
         """The exact objective ``sum_i omega_i L_i + l1 |w|_1``."""
