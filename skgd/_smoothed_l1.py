@@ -357,7 +357,9 @@ def solve_smoothed_l1(problem, state, options):
         slack, direction = out.slack_and_direction(out.w, out.b)
         out.mu = MU_START * max(float(np.max(slack, initial=0.0)), 1.0)
         out.mu_floor = MU_FLOOR * out.mu
-        out.solved_mu = out.mu
+        # the restricted program on the rows of least |slack| alone: a warm
+        # start at the optimum is certified before any step
+        out.solved_mu = 0.0
         out.certify(slack, direction)
     rule = GapRule(options.tol)
     loop = _EpochLoop(problem, state, options, rule=rule)

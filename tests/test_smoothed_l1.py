@@ -170,3 +170,17 @@ def _dual_without_intercept(X, y, loss, l1, epsilon):
                     bounds=(0, 1), method="highs")
     v = found.x
     return y * v if loss == "hinge" else v[:n] - v[n:]
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_a_warm_start_at_the_optimum_is_certified_at_once(fit_intercept):
+    # The restricted program runs on the start's rows of least |slack|
+    # before any step; the homotopy from its first width took 50 steps here.
+    X, y = _scaled_classification(n=1000, seed=5)
+    clf = _fit_quietly(GDClassifier(loss="hinge", penalty="l1", alpha=1e-3,
+                                    fit_intercept=fit_intercept, warm_start=True), X, y)
+    assert clf.n_iter_ > 5
+    coef = clf.coef_.copy()
+    _fit_quietly(clf, X, y)
+    assert clf.n_iter_ == 1
+    np.testing.assert_allclose(clf.coef_, coef, rtol=1e-9, atol=1e-12)
