@@ -62,8 +62,8 @@ from ._solver_common import GapRule, _EpochLoop
 # The Hessian is (d + 1) x (d + 1), the feature-sign search solves systems
 # of it and the restricted linear program has 2 d bounds: beyond this many
 # features the subgradient steps remain (5,000 rows of make_classification,
-# alpha 1e-3 and 1e-4: 0.5-0.7 s at 128 features, 2-3 s at 256, 20-25 s at
-# 500).
+# alpha 1e-3 and 1e-4: 0.35-0.41 s at 128 features, 2.0 s at 256, 17-24 s
+# at 500).
 MAX_FEATURES = 256
 # Each level divides mu by this.
 MU_DIVISOR = 3.0
@@ -76,9 +76,11 @@ MU_START = 2.0
 # A level ends when the largest violation of its optimality conditions is
 # at most LEVEL_TOL times l1, or after STEPS_PER_LEVEL steps.  Measured
 # (hinge and epsilon-insensitive, 2,000-100,000 x 20-100 rows, alpha 1e-3
-# and 1e-4, with the restricted program at each level's end): 10 steps
-# certified every fit in 22-160 steps; 30 certified them in 30-292; 5 left
-# the hinge on 50,000 x 100 at alpha 1e-4 uncertified after 1,000.
+# and 1e-4, with the restricted program at each level's end, before its
+# tolerances were tightened): 10 steps certified every fit in 22-160
+# steps; 30 certified them in 30-292; 5 left the hinge on 50,000 x 100 at
+# alpha 1e-4 uncertified after 1,000.  (With the tighter tolerances, 10
+# steps: 22-71.)
 LEVEL_TOL = 1e-9
 STEPS_PER_LEVEL = 10
 # The model's Hessian gets this fraction of its largest diagonal entry, at
@@ -88,8 +90,12 @@ DAMPING = 1e-10
 # The restricted dual keeps free this many times as many rows of least
 # |slack| as the vertex has on its margin.
 MARGIN_ROWS_FACTOR = 2
-# ... and is solved only once the zone adds at most this many rows to them.
+# ... and is solved only once the zone adds at most this many rows to them,
+# at most RESTRICTED_ROUNDS times (the rows that change side freed).
 RESTRICTED_EXTRA_ROWS = 200
+RESTRICTED_ROUNDS = 5
+LP_TOLERANCES = {"primal_feasibility_tolerance": 1e-10,
+                 "dual_feasibility_tolerance": 1e-10}
 # Regula falsi steps of the line search, at most.
 LINE_SEARCH_STEPS = 60
 
@@ -170,62 +176,85 @@ class _Output:
     def restricted_dual(self, slack, direction, mu):
         """The dual linear program with the variables of the rows away from
         the margin fixed at their bounds (full where the slack is positive,
-        0 where it is negative): over the rows nearest the margin (the zone,
+        0 where it is negative), over the rows nearest the margin (the zone,
         and ``MARGIN_ROWS_FACTOR`` times as many rows of least ``|slack|``
-        as free variables), a small linear program (scipy's HiGHS) whose
+        as free variables): a small linear program (scipy's HiGHS) whose
         every constraint (the L1 bound on every feature, the intercept's
-        sum) is kept: its solution is a feasible dual point, optimal when
-        the rows left free include the margin's."""
-        problem, omega, X = self.problem, self.omega, self.problem.X
+        sum) is kept, so that its solution is a feasible dual point.
+
+        Its Lagrange multipliers are the solution of the primal with those
+        rows' losses linearised (or dropped): the exact optimum if no fixed
+        row changes side there.  The rows that do are freed and the program
+        solved again (constraint generation), at most
+        ``RESTRICTED_ROUNDS`` times.  Returns the best dual value."""
+        problem = self.problem
         count = np.count_nonzero(self.w) + int(problem.fit_intercept)
         free = np.union1d(np.flatnonzero((slack > 0) & (slack < mu)),
                           np.argsort(np.abs(slack))[:MARGIN_ROWS_FACTOR * max(count, 1)])
         if free.size > MARGIN_ROWS_FACTOR * max(count, 1) + RESTRICTED_EXTRA_ROWS:
             return -np.inf  # the zone is still wide: the linear program would be too
         fixed = np.where(slack > 0, direction, 0.0)
-        fixed[free] = 0.0
+        best = -np.inf
+        for _ in range(RESTRICTED_ROUNDS):
+            found = self.solve_restricted(free, fixed)
+            if found is None:
+                break
+            point, (w, b) = found
+            best = max(best, self.dual_value(point))
+            new_slack = self.slack_and_direction(w, b)[0]
+            self.consider(w, b, self.primal_value(new_slack, w))
+            outside = np.ones(slack.size, dtype=bool)
+            outside[free] = False
+            flipped = np.flatnonzero(outside & ((fixed != 0) != (new_slack > 0)))
+            if flipped.size == 0:
+                break
+            free = np.union1d(free, flipped)
+        return best
+
+    def solve_restricted(self, free, fixed):
+        """``(dual point, (w, b))`` of the restricted program, or None."""
+        problem, omega, X = self.problem, self.omega, self.problem.X
+        d = problem.n_features
         rows = X[free]
         rows = rows.toarray() if sp.issparse(rows) else np.asarray(rows)
         # u_f = sign_f * v_f with v_f in [0, 1]: the hinge's u_i = a_i y_i;
         # the epsilon-insensitive loss's beta_i = v+ - v- (two columns)
         if self.hinge:
-            value = omega[free].copy()
-            columns = [(self.y[free], value)]
+            columns = [(self.y[free], omega[free].copy())]
         else:
             value = omega[free] * self.y[free]
             columns = [(np.ones(free.size), value - problem.epsilon * omega[free]),
                        (-np.ones(free.size), -value - problem.epsilon * omega[free])]
-        blocks = [(rows * (omega[free] * sign)[:, None]).T for sign, _ in columns]
-        A = np.hstack(blocks)  # (d, m): the features' correlations
-        base = np.asarray(X.T @ (omega * fixed)).ravel()
-        A_ub = np.vstack([A, -A])
-        b_ub = np.r_[problem.l1 - base, problem.l1 + base]
+        A = np.hstack([(rows * (omega[free] * sign)[:, None]).T for sign, _ in columns])
+        held = fixed.copy()
+        held[free] = 0.0
+        base = np.asarray(X.T @ (omega * held)).ravel()  # the fixed rows' correlations
         A_eq = b_eq = None
         if problem.fit_intercept:
             A_eq = np.hstack([omega[free] * sign for sign, _ in columns])[None, :]
-            b_eq = [-float(omega @ fixed)]
+            b_eq = [-float(omega @ held)]
         gain = np.hstack([g for _, g in columns])
-        found = linprog(-gain, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq,
-                        bounds=(0.0, 1.0), method="highs")
+        # (the bounds scaled to 1, at HiGHS's tightest feasibility
+        # tolerance: a point that exceeds l1 by the default tolerance, 3e-10
+        # at l1 = 1e-3, is scaled down by that relative amount, 3e-7, and
+        # so is its dual value, far from a certified 1e-9)
+        scale = 1.0 / problem.l1
+        found = linprog(-gain, A_ub=np.vstack([A, -A]) * scale,
+                        b_ub=np.r_[problem.l1 - base, problem.l1 + base] * scale,
+                        A_eq=A_eq, b_eq=b_eq, bounds=(0.0, 1.0), method="highs",
+                        options=LP_TOLERANCES)
         if found.status != 0:
-            return -np.inf
-        self.primal_from_multipliers(found)
+            return None
         v = found.x.reshape(len(columns), free.size)
-        point = fixed.copy()
+        point = held
         point[free] = sum(sign * part for (sign, _), part in zip(columns, v))
-        return self.dual_value(point)
-
-    def primal_from_multipliers(self, found):
-        """The restricted dual's Lagrange multipliers are a primal point (the
-        dual of the dual): those of a feature's two bounds give its
-        coefficient, that of the intercept's sum the intercept, optimal when
-        the free rows include the margin's.  scipy reports the sensitivities
-        of the minimised objective, the multipliers' negatives."""
-        problem, d = self.problem, self.problem.n_features
-        bounds = found.ineqlin.marginals  # (upper bounds, then lower)
+        # the multipliers (scipy reports the sensitivities of the minimised
+        # objective, their negatives): a feature's two bounds give its
+        # coefficient, the intercept's sum the intercept
+        bounds = found.ineqlin.marginals * scale  # (upper bounds, then lower)
         w = bounds[d:] - bounds[:d]
         b = -float(found.eqlin.marginals[0]) if problem.fit_intercept else self.b
-        self.consider(w, b, self.primal_value(self.slack_and_direction(w, b)[0], w))
+        return point, (w, b)
 
     # ---- one proximal Newton step --------------------------------------------
     def next_level(self):
