@@ -42,8 +42,12 @@ bound), so that every value is a lower bound of the optimum:
 * once a level is solved, the solution of the dual restricted to the rows
   nearest the margin, the others at their bounds (a small linear program,
   every constraint kept, solved by scipy's HiGHS).  Its Lagrange
-  multipliers are a primal point, evaluated too: once the rows left free
-  include the margin's, the pair is optimal and the gap falls to rounding.
+  multipliers are a primal point, evaluated too (where fixed rows change
+  side there, they are freed and the program solved again): once the rows
+  left free include the margin's, the pair is optimal and the gap falls to
+  rounding.  The program runs first at the start, on its rows of least
+  ``|s_i|`` alone, so that a warm start at the optimum is certified before
+  any step.
 
 The fit returns the best primal point evaluated and stops when the
 relative gap is at most ``tol * 1e-6``, as every certified solver; each
