@@ -807,6 +807,8 @@ def _coordinate_step(problem, W, G, Gb, derivative, store):
     stored, indices, block = store.gather(problem.X, working)
     all_sums = np.asarray(problem.X.T @ C)[working]  # s_kj, every output in one pass
     columns = store.csc[:, working] if support_cg else None
+    # (their squares, for CG's diagonal preconditioner, once for every output)
+    squared = columns.multiply(columns).tocsc() if support_cg else None
     sweeps_allowed = (CD_POLISH_SWEEPS if polish
                       else CD_SUPPORT_SWEEPS if support_cg else CD_MAX_SWEEPS)
     slope = 0.0
@@ -828,7 +830,7 @@ def _coordinate_step(problem, W, G, Gb, derivative, store):
             store.record(sweeps, working)
             if largest > tol and support_cg:
                 step, products = _support_conjugate_gradient(
-                    columns, c, sums, inv_total, l1, l2, g_centred, w, step, tol)
+                    columns, squared, c, sums, inv_total, l1, l2, g_centred, w, step, tol)
                 store.record(products, working)
             if largest > tol and polish:
                 H = _working_set_hessian(problem.X, working, c, sums, inv_total, l2, block)
@@ -849,14 +851,16 @@ def _coordinate_step(problem, W, G, Gb, derivative, store):
     return dW, db, min(slope, -np.finfo(float).tiny)
 
 
-def _support_conjugate_gradient(columns, c, sums, inv_total, l1, l2, g, w, step, tol):
+def _support_conjugate_gradient(columns, squared, c, sums, inv_total, l1, l2, g, w,
+                                step, tol):
     """``(step, products)``: the coordinate model's step improved by
     conjugate gradients on its support, with the signs held.
 
     The model is ``m(u) = g.u + 1/2 u'Au + l1 |w + u|_1`` with ``A`` the
-    centred Hessian of the working set's ``columns`` (sparse, n x m):
-    ``A v = X'(c * Xv) - s (s.v) / C + l2 v``.  On the support ``S`` of
-    ``x = w + step`` with signs ``sigma`` it is the quadratic
+    centred Hessian of the working set's ``columns`` (sparse, n x m;
+    ``squared`` their squares): ``A v = X'(c * Xv) - s (s.v) / C + l2 v``.
+    On the support ``S`` of ``x = w + step`` with signs ``sigma`` it is the
+    quadratic
     ``g.u + 1/2 u'Au + l1 sigma.(w + u)``, whose minimiser over ``u_S`` (the
     other coordinates held) Jacobi-preconditioned CG approaches from
     ``step``, until the largest entry of its gradient is at most ``tol``.
@@ -880,7 +884,7 @@ def _support_conjugate_gradient(columns, c, sums, inv_total, l1, l2, g, w, step,
             out -= sums * (float(sums @ v) * inv_total)
         return out
 
-    square_sums = np.asarray(columns.multiply(columns).T @ c).ravel()
+    square_sums = np.asarray(squared.T @ c).ravel()
     diagonal = (square_sums - sums * sums * inv_total + l2)[support]
     diagonal = np.maximum(diagonal, np.finfo(float).tiny)
     u = step.copy()

@@ -124,6 +124,7 @@ class _Output:
         self.primal, self.dual = np.inf, -np.inf
         self.mu = self.mu_floor = None
         self.solved_mu = None  # the mu of a level just solved
+        self.slack = self.direction = None  # at the current point (certify)
         self.level_steps = 0
 
     # ---- the loss ------------------------------------------------------------
@@ -165,7 +166,8 @@ class _Output:
         """Record the exact objective at the current point and the dual value
         of the point read off the smoothed derivative; once a level is
         solved, the pair of the restricted linear program
-        (:meth:`restricted_dual`)."""
+        (:meth:`restricted_dual`).  The slacks are kept for the next step."""
+        self.slack, self.direction = slack, direction
         self.consider(self.w, self.b, self.primal_value(slack, self.w))
         self.dual = max(self.dual, self.dual_value(
             direction * np.clip(slack / self.mu, 0.0, 1.0)))
@@ -270,7 +272,7 @@ class _Output:
         """One step at the current level (the level falls when it is solved)."""
         problem, omega, mu = self.problem, self.omega, self.mu
         X, d = problem.X, problem.n_features
-        slack, direction = self.slack_and_direction(self.w, self.b)
+        slack, direction = self.slack, self.direction  # (certify's, at this point)
         pull = omega * direction * np.clip(slack / mu, 0.0, 1.0)  # -dJ/dp per row
         # the rows that curve, and the vertex's candidates for the margin
         # (as many rows of least |slack| as free variables): without them a
@@ -354,7 +356,7 @@ class _Output:
         if self.hinge:
             rate = -self.y * change  # s_i(t) = s_i + t rate_i
         else:
-            residual = self.y - (self.problem.X @ w + self.b)
+            residual = self.direction * (slack + problem.epsilon)  # y - p, from |y - p|
 
         def derivative(t):
             if self.hinge:

@@ -627,7 +627,7 @@ def test_support_conjugate_gradient_minimises_the_sign_fixed_model(fit_intercept
     g = rng.normal(scale=1e-3, size=m)
     step = np.zeros(m)
     u, products = newton._support_conjugate_gradient(
-        columns, c, sums, inv_total, l1, l2, g, w, step, 1e-14)
+        columns, columns.multiply(columns), c, sums, inv_total, l1, l2, g, w, step, 1e-14)
     A, _ = _centred_model(columns, c, sums, inv_total, l1, l2, g, w)
     S = np.arange(5, m)
     exact = np.linalg.solve(A[np.ix_(S, S)], -(g[S] + l1 * np.sign(w[S])))
@@ -653,7 +653,7 @@ def test_support_conjugate_gradient_never_raises_the_model(seed):
     step = rng.normal(scale=0.05, size=m) * (rng.uniform(size=m) < 0.7)
     _, model = _centred_model(columns, c, sums, inv_total, l1, l2, g, w)
     u, _ = newton._support_conjugate_gradient(
-        columns, c, sums, inv_total, l1, l2, g, w, step, 1e-14)
+        columns, columns.multiply(columns), c, sums, inv_total, l1, l2, g, w, step, 1e-14)
     x, x_new = w + step, w + u
     assert model(u) <= model(step) + 1e-15
     off = x == 0
